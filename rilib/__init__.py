@@ -1,0 +1,27 @@
+"""rilib — the shared library of the robustness ↔ interpretability book.
+
+Modules
+-------
+profiles   the one table of sizes (``ci`` / ``default`` / ``paper``)
+data       offline dataset loaders (MNIST, Fashion-MNIST, CIFAR-10, image folders, toys)
+models     the papers' architectures
+train      one training loop; regimes are loss functions
+zoo        train-or-load cache of models, keyed by a hash of their spec
+attacks    one attack entry point (Foolbox 3 + an in-house PGD used for training)
+geometry   batched α, α†, ρ̃, β and the bound terms of Etmann et al. (2019)
+results    recorded numbers and the claims ledger
+plotting   one figure style
+runner     papermill over all notebooks, then Jupyter Book
+"""
+from __future__ import annotations
+
+import os as _os
+
+# Foolbox imports GitPython, which otherwise needs the `git` program on PATH.
+_os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+__version__ = "0.1.0"
+
+#: Bumped whenever a change in rilib.train / rilib.models / rilib.attacks.pgd changes what a trained
+#: model would be. It is part of every zoo key, so old cache entries are never reused by mistake.
+TRAIN_CODE_VERSION = "1"

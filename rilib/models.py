@@ -1,0 +1,210 @@
+"""The papers' architectures, plus a small batch-norm ResNet for substitute experiments.
+
+All models take images in the data's own range (``[0, 1]`` unless a paper says otherwise; the Kim toy lives in
+``[-1, 1]``) and return logits. Every ReLU is its own module and never in-place, so Captum's DeepLift and the
+homogeneous decomposition of Etmann et al. (Theorem 1) see the network as written.
+
+Use :func:`build` with a name from :data:`ARCHITECTURES`; the zoo does.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "ARCHITECTURES", "build", "EtmannSmallNet", "KimCNN", "KimCIFARCNN", "ToyMLP", "NoackMNISTCNN",
+    "NoackCIFARCNN", "SmallResNet", "resnet50",
+]
+
+
+class ToyMLP(nn.Module):
+    """Kim et al. (2019) toy network: Dense(128)-ReLU-Dense(2) on 2-D inputs (appendix A.2)."""
+
+    def __init__(self, in_features: int = 2, hidden: int = 128, num_classes: int = 2):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1))
+
+
+class EtmannSmallNet(nn.Module):
+    """Etmann et al. (2019) MNIST model (appendix "MNIST Model Architecture").
+
+    Conv3×3 'same' 32 - ReLU - MaxPool2 - Conv 64 - ReLU - MaxPool2 - Conv 128 - ReLU - MaxPool2 -
+    Dense 128 - ReLU - Dropout 0.5 - Dense 10.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28, dropout: float = 0.5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        side = image_size // 8
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(128 * side * side, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class KimCNN(nn.Module):
+    """Kim et al. (2019) MNIST / Fashion-MNIST CNN, as in the authors' code (the paper's table is garbled).
+
+    Conv5×5 32 - ReLU - Conv5×5 64 - ReLU - MaxPool2 - Dense 1024 - ReLU - Dense 10; 'same' padding, no dropout.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 5, padding=2), nn.ReLU(),
+            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        side = image_size // 2
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(64 * side * side, 1024), nn.ReLU(), nn.Linear(1024, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class KimCIFARCNN(nn.Module):
+    """Kim et al. (2019) CIFAR-10 CNN: 32, 32, pool, 64, 64, pool (3×3 'same'), Dense(hidden), Dense 10.
+
+    The paper's appendix says Dense 256, the authors' code 512; ``hidden`` defaults to the paper's 256.
+    """
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, image_size: int = 32, hidden: int = 256):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        side = image_size // 4
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(64 * side * side, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class NoackMNISTCNN(nn.Module):
+    """Noack et al. (2021) MNIST CNN (Sec 4.1): Conv5×5 32 - pool - Conv5×5 64 - pool - Dense 1024 - Dropout - 10."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28, dropout: float = 0.5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        side = image_size // 4
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(64 * side * side, 1024), nn.ReLU(), nn.Dropout(dropout), nn.Linear(1024, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class NoackCIFARCNN(nn.Module):
+    """Noack et al. (2021) CIFAR-10 CNN (Sec 4.2, the distillation architecture of their ref. [31]).
+
+    Conv3×3 64, 64, pool, 128, 128, pool, Dense 256, Dense 256 (dropout 0.5 on both), Dense 10. The paper's
+    "stride of 3" is read as 3×3 filters with stride 1 (stride 3 would not leave room for two pools).
+    """
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, image_size: int = 32, dropout: float = 0.5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 64, 3), nn.ReLU(), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 128, 3), nn.ReLU(), nn.Conv2d(128, 128, 3), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        side = ((image_size - 4) // 2 - 4) // 2
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(128 * side * side, 256), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(256, 256), nn.ReLU(), nn.Dropout(dropout), nn.Linear(256, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.relu2 = nn.ReLU()
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu2(out + self.shortcut(x))
+
+
+class SmallResNet(nn.Module):
+    """A small ResNet with batch-norm and skip connections (the book's stand-in for ResNet-50).
+
+    Stem conv3×3 (width) + BN + ReLU, then three stages of ``blocks`` basic blocks with widths
+    (w, 2w, 4w) and strides (1, 2, 2), global average pooling, linear head. Piecewise linear in eval mode,
+    so Theorem 1 of Etmann et al. applies exactly.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 16, blocks: int = 1):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        layers: list[nn.Module] = []
+        cin = width
+        for i, w in enumerate((width, 2 * width, 4 * width)):
+            for b in range(blocks):
+                layers.append(_BasicBlock(cin, w, stride=2 if (i > 0 and b == 0) else 1))
+                cin = w
+        self.layers = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(cin, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pool(self.layers(self.stem(x))).flatten(1))
+
+
+def resnet50(num_classes: int = 1000, **_: Any) -> nn.Module:
+    """torchvision's ResNet-50 (random init; pretrained weights only from a user-supplied file via the zoo)."""
+    from torchvision.models import resnet50 as _r50
+
+    return _r50(weights=None, num_classes=num_classes)
+
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    "toy_mlp": ToyMLP,
+    "etmann_smallnet": EtmannSmallNet,
+    "kim_cnn": KimCNN,
+    "kim_cifar_cnn": KimCIFARCNN,
+    "noack_mnist_cnn": NoackMNISTCNN,
+    "noack_cifar_cnn": NoackCIFARCNN,
+    "small_resnet": SmallResNet,
+    "resnet50": resnet50,
+}
+
+
+def build(name: str, **kwargs: Any) -> nn.Module:
+    """Instantiate architecture ``name`` (a key of :data:`ARCHITECTURES`) with keyword arguments."""
+    try:
+        ctor = ARCHITECTURES[name]
+    except KeyError:
+        raise ValueError(f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}") from None
+    return ctor(**kwargs)

@@ -1,0 +1,254 @@
+"""Train-or-load cache of models, content addressed by their spec.
+
+``zoo.get(spec)`` returns a trained model: from the cache when an intact entry exists, else it trains one with
+:func:`rilib.train.fit` and stores it. The key is the SHA-256 of the canonical JSON of the spec (dataset and its
+options, architecture, regime, hyper-parameters, seed, profile) plus :data:`rilib.TRAIN_CODE_VERSION`, so any
+change of any field gives a new entry (the idea of showyourwork's cached steps).
+
+An entry is a folder ``<cache>/<key>/`` holding ``model.safetensors`` and ``meta.json`` (spec, final accuracy,
+train time, per-epoch history, the weights' SHA-256, library versions). Entries are written into a temporary
+folder and renamed into place, so a crash never leaves a half-written entry under the final name. On load the
+weights' hash is checked; a corrupt or partial entry is moved aside (``<key>.corrupt-<time>``, never deleted) and
+retrained. The cache folder is ``$RILIB_CACHE`` if set, else ``data/zoo/`` in the repository.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import TRAIN_CODE_VERSION
+from . import models as _models
+from . import train as _train
+
+__all__ = ["ModelSpec", "ZooEntry", "get", "cache_dir", "REGIMES", "CorruptEntry"]
+
+REGIMES: dict[str, type] = {
+    "ce": _train.CrossEntropy,
+    "double_backprop": _train.DoubleBackprop,
+    "adversarial": _train.Adversarial,
+    "jacobian": _train.JacobianReg,
+    "interpretation": _train.InterpretationReg,
+}
+
+
+class CorruptEntry(RuntimeError):
+    """A cache entry failed its integrity check (it is retrained, never loaded)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything that determines a trained model.
+
+    Attributes
+    ----------
+    dataset, data_kwargs
+        ``rilib.data.load(dataset, **data_kwargs)``; ``n_train`` in ``data_kwargs`` takes a deterministic subset.
+    arch, arch_kwargs
+        ``rilib.models.build(arch, **arch_kwargs)``.
+    regime, regime_kwargs
+        A key of :data:`REGIMES` and its keyword arguments (e.g. ``{"eps": 0.5, "norm": "l2"}``).
+    epochs, batch_size, optimizer, lr_schedule
+        Passed to :func:`rilib.train.fit`.
+    seed
+        Initialisation and data order.
+    profile
+        The profile that asked for it (part of the key so profiles never share entries by accident).
+    init_weights
+        Optional path of user-supplied weights to start from (safetensors or a torch state-dict; loaded with
+        ``weights_only=True``). Its content hash enters the key.
+    """
+
+    dataset: str
+    arch: str
+    regime: str = "ce"
+    epochs: int = 1
+    seed: int = 0
+    profile: str = "default"
+    batch_size: int = 100
+    data_kwargs: dict[str, Any] = field(default_factory=dict)
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    regime_kwargs: dict[str, Any] = field(default_factory=dict)
+    optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "adam", "lr": 1e-3})
+    lr_schedule: dict[str, Any] | None = None
+    init_weights: str | None = None
+
+    def canonical(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["train_code_version"] = TRAIN_CODE_VERSION
+        if self.init_weights:
+            d["init_weights"] = {"path": str(self.init_weights), "sha256": _sha256(Path(self.init_weights))}
+        return d
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), default=_json_default)
+        return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+    def make_regime(self):
+        if self.regime not in REGIMES:
+            raise ValueError(f"unknown regime {self.regime!r}; known: {', '.join(REGIMES)}")
+        kw = dict(self.regime_kwargs)
+        if "bounds" in kw:
+            kw["bounds"] = tuple(kw["bounds"])
+        return REGIMES[self.regime](**kw)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(f"spec value {o!r} is not JSON-serialisable")
+
+
+@dataclass
+class ZooEntry:
+    model: nn.Module
+    meta: dict[str, Any]
+    path: Path
+    loaded: bool  # True: came from the cache; False: trained now
+
+    @property
+    def test_acc(self) -> float | None:
+        return self.meta.get("test_acc")
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("RILIB_CACHE")
+    d = Path(env) if env else Path(__file__).resolve().parents[1] / "data" / "zoo"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _load_user_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"init weights {p} not found: put the file there or drop init_weights from the spec")
+    if p.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(p))
+    try:
+        sd = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - report which file and why
+        raise ValueError(f"could not load weights {p} with weights_only=True ({e}); supply a safetensors file or a "
+                         "plain state-dict") from e
+    if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
+        sd = sd["state_dict"]
+    return sd
+
+
+def _load_entry(path: Path, spec: ModelSpec, model: nn.Module) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    meta_p, w_p = path / "meta.json", path / "model.safetensors"
+    try:
+        meta = json.loads(meta_p.read_text())
+    except (OSError, ValueError) as e:
+        raise CorruptEntry(f"{meta_p}: {e}") from e
+    if meta.get("key") != spec.key:
+        raise CorruptEntry(f"{meta_p}: key {meta.get('key')} != {spec.key}")
+    if not w_p.is_file() or _sha256(w_p) != meta.get("weights_sha256"):
+        raise CorruptEntry(f"{w_p}: missing or its SHA-256 does not match meta.json")
+    try:
+        state = load_file(str(w_p))
+        model.load_state_dict(state, strict=True)
+    except Exception as e:  # noqa: BLE001
+        raise CorruptEntry(f"{w_p}: {e}") from e
+    return meta
+
+
+def _write_entry(root: Path, key: str, model: nn.Module, meta: dict[str, Any]) -> Path:
+    from safetensors.torch import save_file
+
+    final = root / key
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=root))
+    try:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / "model.safetensors"))
+        meta = dict(meta, weights_sha256=_sha256(tmp / "model.safetensors"))
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=_json_default))
+        if final.exists():
+            final.rename(root / f"{key}.replaced-{int(time.time())}")
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def build_model(spec: ModelSpec) -> nn.Module:
+    return _models.build(spec.arch, **spec.arch_kwargs)
+
+
+def load_data(spec: ModelSpec):
+    from . import data as _data
+
+    kw = dict(spec.data_kwargs)
+    n_train, n_test = kw.pop("n_train", None), kw.pop("n_test", None)
+    ds = _data.load(spec.dataset, **kw)
+    if n_train is not None or n_test is not None:
+        ds = ds.subset(n_train=n_train, n_test=n_test, seed=spec.seed)
+    return ds
+
+
+def get(
+    spec: ModelSpec,
+    *,
+    device: torch.device | str | None = None,
+    retrain: bool = False,
+    progress: bool = True,
+    dataset=None,
+) -> ZooEntry:
+    """The model of ``spec``: loaded from the cache if an intact entry exists, else trained and stored.
+
+    ``dataset`` may pass an already loaded :class:`rilib.data.Dataset` (it must be what ``spec`` describes: it is
+    not part of the key). The returned model is in eval mode on ``device`` (default: CUDA when available).
+    """
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    root = cache_dir()
+    path = root / spec.key
+    model = build_model(spec)
+    if path.exists() and not retrain:
+        try:
+            meta = _load_entry(path, spec, model)
+            return ZooEntry(model.to(device).eval(), meta, path, loaded=True)
+        except CorruptEntry as e:
+            import warnings
+
+            warnings.warn(f"zoo entry {path} is corrupt ({e}); moving it aside and retraining", stacklevel=2)
+            path.rename(root / f"{spec.key}.corrupt-{int(time.time())}")
+    ds = dataset if dataset is not None else load_data(spec)
+    torch.manual_seed(spec.seed)
+    model = build_model(spec)  # re-create under the seed: initialisation is part of the spec
+    if spec.init_weights:
+        model.load_state_dict(_load_user_weights(spec.init_weights), strict=True)
+    res = _train.fit(
+        model, ds.x_train, ds.y_train, spec.make_regime(), epochs=spec.epochs, batch_size=spec.batch_size,
+        optimizer=spec.optimizer, lr_schedule=spec.lr_schedule, seed=spec.seed, x_test=ds.x_test, y_test=ds.y_test,
+        device=device, progress=progress, desc=f"{spec.arch}/{spec.regime}",
+    )
+    meta = {
+        "key": spec.key, "spec": spec.canonical(), "test_acc": res.test_acc, "train_seconds": res.seconds,
+        "train_loss": res.train_loss, "train_acc": res.train_acc, "device": str(device),
+        "torch": torch.__version__, "dataset_description": getattr(ds, "description", ""),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    path = _write_entry(root, spec.key, model, meta)
+    return ZooEntry(model.to(device).eval(), json.loads((path / "meta.json").read_text()), path, loaded=False)
