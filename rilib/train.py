@@ -274,7 +274,7 @@ def fit(
             ex = tuple(e[idx].to(device) for e in extras)
             loss, logits = regime(model, xb, yb, *ex)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"{desc}: loss became {float(loss)} at epoch {_epoch}; lower the lr or λ")
+                raise FloatingPointError(f"{desc}: loss became {float(loss.detach())} at epoch {_epoch}; lower the lr or λ")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

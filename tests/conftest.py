@@ -36,3 +36,31 @@ def float64():
 @pytest.fixture(params=[0, 1, 2])
 def seed(request):
     return request.param
+
+
+@pytest.fixture(scope="session")
+def ci_book(tmp_path_factory):
+    """Every notebook executed with papermill at profile ``ci`` into a temporary copy of the book sources.
+
+    Returns ``(root, exit_code)``; the user's own ``book/generated`` and ``_build`` are never touched. Trained
+    models go to the normal zoo cache (``$RILIB_CACHE`` or ``data/zoo``), so a second test run is fast.
+    """
+    import shutil
+    from pathlib import Path
+
+    from rilib import runner
+
+    repo = Path(__file__).resolve().parents[1]
+    root = tmp_path_factory.mktemp("book")
+    for f in ("_config.yml", "_toc.yml"):
+        shutil.copy2(repo / f, root / f)
+    shutil.copytree(repo / "book", root / "book", ignore=shutil.ignore_patterns("generated"))
+    old = os.environ.get("RILIB_RECORDS")
+    try:
+        rc = runner.main(["--profile", "ci", "--book-root", str(root), "--no-book"])
+    finally:
+        if old is None:
+            os.environ.pop("RILIB_RECORDS", None)
+        else:
+            os.environ["RILIB_RECORDS"] = old
+    return root, rc

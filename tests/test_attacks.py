@@ -1,0 +1,100 @@
+"""Attacks: projections stay in their ε-ball and the data bounds; minimal distances match closed forms."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from rilib import attacks, toys
+
+
+def _mlp(d=8, c=3, seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(d, 32), nn.ReLU(), nn.Linear(32, c)).eval()
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_project_is_inside_ball_and_identity_inside(norm):
+    delta = torch.randn(50, 3, 4, 4) * 3
+    eps = 0.7
+    p = attacks.project(delta, eps, norm)
+    size = p.flatten(1).norm(dim=1) if norm == "l2" else p.flatten(1).abs().amax(1)
+    assert torch.all(size <= eps * (1 + 1e-6))
+    small = delta / delta.flatten(1).norm(dim=1).view(-1, 1, 1, 1) * 0.01  # inside both balls
+    assert torch.allclose(attacks.project(small, eps, norm), small)
+    if norm == "l2":  # the L2 projection of an outside point is its radial scaling onto the sphere
+        outside = delta.flatten(1).norm(dim=1) > eps
+        assert torch.allclose(p.flatten(1).norm(dim=1)[outside], torch.full((int(outside.sum()),), eps), atol=1e-5)
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+@pytest.mark.parametrize("random_start", [False, True])
+@pytest.mark.parametrize("loss", ["ce", "cw"])
+def test_pgd_stays_in_ball_and_bounds(norm, random_start, loss):
+    model = _mlp()
+    x = torch.rand(40, 8)
+    y = torch.randint(0, 3, (40,))
+    eps = 0.3
+    x_adv = attacks.pgd(model, x, y, eps=eps, norm=norm, steps=15, step_size=0.2, loss=loss,
+                        random_start=random_start, bounds=(0.0, 1.0), generator=torch.Generator().manual_seed(1))
+    d = x_adv - x
+    size = d.flatten(1).norm(dim=1) if norm == "l2" else d.abs().amax(1)
+    assert torch.all(size <= eps + 1e-6)
+    assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
+    # it ascends the objective
+    obj = lambda z: attacks._objective(model(z), y, loss).sum()  # noqa: E731
+    assert obj(x_adv) >= obj(x)
+
+
+def test_pgd_zero_eps_is_identity():
+    model, x = _mlp(), torch.rand(5, 8)
+    assert torch.equal(attacks.pgd(model, x, torch.zeros(5, dtype=torch.long), eps=0.0), x)
+
+
+def test_gradient_line_search_finds_linear_boundary_exactly():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(30, 20, generator=g)
+    z = torch.randn(20, generator=g)
+    z = z / z.norm()
+    for b in (0.0, float(-(x @ z).median()) + 1e-3):
+        model = toys.AffineBinary(z, b)
+        rho = toys.affine_robustness(x, z, b)
+        res = attacks.attack(model, x, method="gradient", bounds=(-10.0, 10.0))
+        assert res.success.all()
+        assert torch.allclose(res.l2, rho, rtol=1e-4, atol=1e-5)
+        # the adversarial point is (just) across the boundary
+        with torch.no_grad():
+            assert torch.all(model(res.x_adv).argmax(1) != model(x).argmax(1))
+
+
+def test_grid_search_keeps_smallest_successful_epsilon_and_inf_on_failure():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(12, 10, generator=g)
+    z = torch.randn(10, generator=g)
+    z = z / z.norm()
+    model = toys.AffineBinary(z, 0.0)
+    rho = toys.affine_robustness(x, z)
+    grid = [0.01 * 1.1 ** k for k in range(80)]
+    res = attacks.attack(model, x, method="fgm", bounds=(-10.0, 10.0), epsilons=grid)
+    ok = rho < grid[-1]
+    assert torch.all(res.epsilon[ok] >= rho[ok] - 1e-5)
+    assert torch.all(res.epsilon[ok] <= rho[ok] * 1.1 + 1e-5)  # within one grid step above ρ
+    # a grid that is too small: every attack fails and counts as +inf
+    tiny = attacks.attack(model, x, method="fgm", bounds=(-10.0, 10.0), epsilons=[1e-6, 2e-6])
+    assert not tiny.success.any() and torch.isinf(tiny.l2).all() and torch.isinf(tiny.epsilon).all()
+    assert math.isclose(tiny.failure_rate, 1.0)
+
+
+def test_attack_batch_size_does_not_change_results():
+    model, x = _mlp(), torch.rand(23, 8)
+    a = attacks.attack(model, x, method="pgd-train", bounds=(0.0, 1.0), epsilons=0.5, steps=5)
+    b = attacks.attack(model, x, method="pgd-train", bounds=(0.0, 1.0), epsilons=0.5, steps=5, batch_size=4)
+    assert torch.allclose(a.x_adv, b.x_adv, atol=1e-6)
+    assert torch.equal(a.success, b.success)
+
+
+def test_unknown_attack_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown attack"):
+        attacks.attack(_mlp(), torch.rand(2, 8), method="nope", bounds=(0.0, 1.0))

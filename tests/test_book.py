@@ -1,0 +1,109 @@
+"""The book builds from the executed notebooks, and every page opens in headless Chromium with its figures."""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from rilib import runner
+
+pytestmark = pytest.mark.book
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+HARNESS = """<!doctype html><html><body><pre id="out">pending</pre><script>
+const pages = %s;
+const out = [];
+function check(i) {
+  if (i >= pages.length) { document.getElementById('out').textContent = 'RESULT' + JSON.stringify(out); return; }
+  const f = document.createElement('iframe');
+  f.style.width = '1200px'; f.style.height = '900px';
+  f.onload = () => setTimeout(() => {
+    const d = f.contentDocument, w = f.contentWindow;
+    const imgs = Array.from(d.querySelectorAll('img'));
+    const external = Array.from(d.querySelectorAll('script[src],link[href],img[src]'))
+      .map(e => e.src || e.href).filter(u => u && !u.startsWith(location.origin) && !u.startsWith('data:'));
+    out.push({page: pages[i], title: d.title, images: imgs.length,
+              broken: imgs.filter(im => !(im.complete && im.naturalWidth > 0)).map(im => im.src),
+              hasMath: d.querySelectorAll('.math').length, mathjax: typeof w.MathJax !== 'undefined', mathjaxRendered: d.querySelectorAll('.MathJax, mjx-container, .MathJax_CHTML').length,
+              external: external});
+    f.remove(); check(i + 1);
+  }, 3000);
+  f.src = pages[i]; document.body.appendChild(f);
+}
+check(0);
+</script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def built_book(ci_book):
+    root, rc = ci_book
+    assert rc == 0
+    index = runner.build_book(root=root, strict=True)
+    assert index.exists()
+    return root / "_build" / "html"
+
+
+def _pages(html: Path) -> list[str]:
+    pages = ["book/intro.html", "book/generated/ledger.html", "book/generated/build_report.html",
+             "book/profiles.html", "book/references.html"]
+    pages += [f"book/{p}.html" for p in ("etmann2019", "kim2019", "noack2021", "wang2022")]
+    pages += [f"book/generated/notebooks/{s.parent.name}/{s.stem}.html" for s in runner.discover()]
+    for p in pages:
+        assert (html / p).is_file(), f"{p} was not built"
+    return pages
+
+
+def test_book_pages_exist_and_notebook_pages_have_figures(built_book):
+    for p in _pages(built_book):
+        text = (built_book / p).read_text()
+        assert "cdn.jsdelivr" not in text and "mathjax@3" not in text, f"{p} loads MathJax from the web"
+    for s in runner.discover():
+        text = (built_book / f"book/generated/notebooks/{s.parent.name}/{s.stem}.html").read_text()
+        assert re.search(r'<img[^>]+src="[^"]+\.png"', text), f"{s.stem}: no figure in the page"
+    ledger = (built_book / "book/generated/ledger.html").read_text()
+    assert "kim2019-fig3-tilt" in ledger and ("reproduced" in ledger or "diverges" in ledger)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
+def test_pages_open_in_headless_chromium(built_book, tmp_path):
+    pages = _pages(built_book)
+    (built_book / "_check.html").write_text(HARNESS % json.dumps(["/" + p for p in pages]))
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a):  # quiet
+            pass
+
+    class Quiet(http.server.ThreadingHTTPServer):
+        def handle_error(self, *a):  # ignore client disconnects
+            pass
+
+    httpd = Quiet(("127.0.0.1", 0), functools.partial(Handler, directory=str(built_book)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/_check.html"
+        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=120000", "--dump-dom", url]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    finally:
+        httpd.shutdown()
+    m = re.search(r"RESULT(\[.*\])", proc.stdout)
+    assert m, f"harness did not finish: {proc.stdout[-500:]} {proc.stderr[-1500:]}"
+    results = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert len(results) == len(pages)
+    for r in results:
+        assert r["title"], r
+        assert not r["broken"], f"{r['page']}: broken images {r['broken']}"
+        assert not r["external"], f"{r['page']}: loads from outside the book {r['external']}"
+        if r["hasMath"]:
+            assert r["mathjax"] and r["mathjaxRendered"] > 0, f"{r['page']}: formulas not typeset by local MathJax"
+    nb_pages = [r for r in results if "/notebooks/" in r["page"]]
+    assert all(r["images"] >= 1 for r in nb_pages)
+    assert any(r["hasMath"] for r in results), "no page has a formula: the MathJax check checked nothing"

@@ -1,0 +1,107 @@
+"""Zoo: train once, load after; corrupt entries are retrained (never loaded); keys follow every spec field."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from rilib import zoo
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RILIB_CACHE", str(tmp_path / "zoo"))
+    return tmp_path / "zoo"
+
+
+def _spec(**kw):
+    base = dict(dataset="gaussian-toy", arch="toy_mlp", epochs=1, batch_size=100, seed=0, profile="ci",
+                data_kwargs={"n_per_class": 200, "n_test_per_class": 50, "seed": 0})
+    base.update(kw)
+    return zoo.ModelSpec(**base)
+
+
+def test_second_get_loads_the_same_weights(cache):
+    spec = _spec()
+    a = zoo.get(spec, device="cpu", progress=False)
+    b = zoo.get(spec, device="cpu", progress=False)
+    assert not a.loaded and b.loaded
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k])
+    meta = json.loads((cache / spec.key / "meta.json").read_text())
+    assert meta["key"] == spec.key and 0.0 <= meta["test_acc"] <= 1.0 and meta["train_seconds"] > 0
+    assert meta["spec"]["arch"] == "toy_mlp" and len(meta["train_loss"]) == 1
+
+
+def test_training_is_reproducible_across_cache_wipes(cache, tmp_path, monkeypatch):
+    spec = _spec()
+    a = zoo.get(spec, device="cpu", progress=False)
+    monkeypatch.setenv("RILIB_CACHE", str(tmp_path / "other"))
+    b = zoo.get(spec, device="cpu", progress=False)
+    assert not b.loaded
+    assert all(torch.equal(v, b.model.state_dict()[k]) for k, v in a.model.state_dict().items())
+
+
+@pytest.mark.parametrize("damage", ["flip_bytes", "truncate", "delete_meta", "bad_json"])
+def test_corrupt_entry_is_retrained_and_kept_aside(cache, damage):
+    spec = _spec()
+    first = zoo.get(spec, device="cpu", progress=False)
+    entry = cache / spec.key
+    w = entry / "model.safetensors"
+    if damage == "flip_bytes":
+        data = bytearray(w.read_bytes())
+        data[-10] ^= 0xFF
+        w.write_bytes(bytes(data))
+    elif damage == "truncate":
+        w.write_bytes(w.read_bytes()[:50])
+    elif damage == "delete_meta":
+        (entry / "meta.json").unlink()
+    else:
+        (entry / "meta.json").write_text("{not json")
+    with pytest.warns(UserWarning, match="corrupt"):
+        again = zoo.get(spec, device="cpu", progress=False)
+    assert not again.loaded  # retrained, not loaded
+    assert all(torch.equal(v, again.model.state_dict()[k]) for k, v in first.model.state_dict().items())
+    assert list(cache.glob(f"{spec.key}.corrupt-*")), "the damaged entry is moved aside, not deleted"
+    assert zoo.get(spec, device="cpu", progress=False).loaded
+
+
+def test_key_changes_when_any_field_changes():
+    spec = _spec()
+    changes = dict(dataset="mnist", arch="kim_cnn", regime="adversarial", epochs=2, seed=1, profile="default",
+                   batch_size=64, data_kwargs={"n_per_class": 201}, arch_kwargs={"hidden": 64},
+                   regime_kwargs={"eps": 0.5}, optimizer={"name": "sgd", "lr": 0.1}, lr_schedule={"step_size": 1})
+    keys = {spec.key}
+    for field, value in changes.items():
+        k = dataclasses.replace(spec, **{field: value}).key
+        assert k not in keys, field
+        keys.add(k)
+    assert _spec().key == spec.key  # and is stable
+
+
+def test_key_depends_on_training_code_version(monkeypatch):
+    spec = _spec()
+    k = spec.key
+    monkeypatch.setattr(zoo, "TRAIN_CODE_VERSION", "999")
+    assert spec.key != k
+
+
+def test_unknown_regime_and_arch_are_clear_errors(cache):
+    with pytest.raises(ValueError, match="unknown regime"):
+        zoo.get(_spec(regime="magic"), device="cpu", progress=False)
+    with pytest.raises(ValueError, match="unknown architecture"):
+        zoo.get(_spec(arch="magic"), device="cpu", progress=False)
+
+
+def test_init_weights_are_loaded_safely(cache, tmp_path):
+    from rilib import models
+
+    m = models.build("toy_mlp")
+    torch.save(m.state_dict(), tmp_path / "w.pt")
+    spec = _spec(init_weights=str(tmp_path / "w.pt"), epochs=1)
+    assert zoo.get(spec, device="cpu", progress=False).model is not None
+    (tmp_path / "evil.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="weights_only=True"):
+        zoo.get(_spec(init_weights=str(tmp_path / "evil.pt")), device="cpu", progress=False)
