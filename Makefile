@@ -9,6 +9,8 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.rilib-installed
 PYTEST_ARGS ?=
+# spinning OpenMP threads are ~100x slower for small torch ops when another process shares the 2 cores
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: book test setup system-packages clean-book help
 

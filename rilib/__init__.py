@@ -19,6 +19,9 @@ import os as _os
 
 # Foolbox imports GitPython, which otherwise needs the `git` program on PATH.
 _os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+# Takes effect only if rilib is imported before torch (the runner and `make` also set it for notebook kernels):
+# spinning OpenMP threads make small torch ops ~100x slower when another process shares the CPU.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 

@@ -252,3 +252,36 @@ def get(
     }
     path = _write_entry(root, spec.key, model, meta)
     return ZooEntry(model.to(device).eval(), json.loads((path / "meta.json").read_text()), path, loaded=False)
+
+
+def cached_arrays(name: str, key: dict[str, Any], compute, *, recompute: bool = False) -> dict[str, Any]:
+    """Memoise an expensive evaluation (attacks, geometry over a cohort) next to the models.
+
+    ``compute()`` must return a dict of numpy arrays / numbers; it is stored as
+    ``<cache>/results/<name>-<hash(key, TRAIN_CODE_VERSION)>.npz`` (written atomically, read with
+    ``allow_pickle=False``). A damaged file is recomputed. ``key`` must contain everything the result depends on
+    (model keys, sizes, attack settings).
+    """
+    import numpy as np
+
+    blob = json.dumps({"key": key, "v": TRAIN_CODE_VERSION}, sort_keys=True, default=_json_default)
+    path = cache_dir() / "results" / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.npz"
+    if path.exists() and not recompute:
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return {k: (f[k].item() if f[k].ndim == 0 else f[k]) for k in f.files}
+        except (OSError, ValueError, EOFError) as e:
+            import warnings
+
+            warnings.warn(f"cached result {path} is unreadable ({e}); recomputing", stacklevel=2)
+    out = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{k: np.asarray(v) for k, v in out.items()})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out

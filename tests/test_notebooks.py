@@ -57,3 +57,14 @@ def test_same_command_twice_gives_same_numbers(ci_book, tmp_path, monkeypatch):
     assert run.ok, run.error
     after = json.loads((tmp_path / "kim2019__fig3_toy.json").read_text())["values"]
     assert after == before
+
+
+def test_a_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch):
+    paper = tmp_path / "nbs" / "demo"
+    paper.mkdir(parents=True)
+    src = paper / "broken.py"
+    src.write_text('# %% tags=["parameters"]\nprofile = "default"\n\n# %%\nx = 1\n\n# %%\nraise RuntimeError("boom")\n')
+    monkeypatch.setenv("RILIB_RECORDS", str(tmp_path / "rec"))
+    run = runner.execute(src, profile="ci", generated=tmp_path / "book" / "generated")
+    assert not run.ok and run.name == "demo/broken"
+    assert "RuntimeError" in run.error and "boom" in run.error and "cell [" in run.error

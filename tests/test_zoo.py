@@ -105,3 +105,26 @@ def test_init_weights_are_loaded_safely(cache, tmp_path):
     (tmp_path / "evil.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="weights_only=True"):
         zoo.get(_spec(init_weights=str(tmp_path / "evil.pt")), device="cpu", progress=False)
+
+
+def test_cached_arrays_compute_once_and_survive_damage(cache):
+    import numpy as np
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"a": np.arange(3.0), "n": 7}
+
+    k = {"model": "abc", "n": 3}
+    r1 = zoo.cached_arrays("demo", k, compute)
+    (stored,) = list((cache / "results").glob("demo-*.npz"))
+    r2 = zoo.cached_arrays("demo", k, compute)
+    assert len(calls) == 1 and np.array_equal(r1["a"], r2["a"]) and r2["n"] == 7
+    zoo.cached_arrays("demo", {"model": "abc", "n": 4}, compute)
+    assert len(calls) == 2  # another key, another computation
+    stored.write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="unreadable"):
+        r3 = zoo.cached_arrays("demo", k, compute)
+    assert len(calls) == 3 and np.array_equal(r3["a"], r1["a"])
+    assert zoo.cached_arrays("demo", k, compute)["n"] == 7 and len(calls) == 3

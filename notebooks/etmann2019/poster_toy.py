@@ -146,8 +146,8 @@ ax.scatter(*p2.T, s=10, c=plotting.PALETTE["class0"])
 for p in p2[:8]:
     foot = p - (p @ z2) * z2 / z2.norm() ** 2
     ax.plot([p[0], foot[0]], [p[1], foot[1]], c=plotting.PALETTE["strong"], lw=0.8)
-ax.annotate("", xy=tuple(z2.tolist()), xytext=(0, 0), arrowprops=dict(arrowstyle="->", lw=1.5))
-ax.text(z2[0] + 0.05, z2[1] - 0.2, "z = ∇Ψ")
+ax.quiver([0.0], [0.0], [z2[0].item()], [z2[1].item()], angles="xy", scale_units="xy", scale=1, width=0.008)
+ax.text(z2[0].item() + 0.05, z2[1].item() - 0.3, "z = ∇Ψ")
 ax.set_aspect("equal"); ax.set_xlim(-2, 3); ax.set_ylim(-1.5, 3)
 ax.set_title("(a) 2-D sketch: red = ρ(x), the projection on z")
 ax.legend(loc="upper right", fontsize=8)
