@@ -46,6 +46,54 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         "n_attacked": {"ci": 32, "default": 200, "paper": 1000},
         "attack_steps": {"ci": 50, "default": 100, "paper": 1000},
     },
+    # Etmann et al. 2019, MNIST cohort: SmallNet + double backprop over a log grid of λ (paper convention, B = 100).
+    "etmann_mnist": {
+        "dataset": {"ci": "mnist", "default": "mnist", "paper": "mnist"},
+        "arch": {"ci": "etmann_smallnet", "default": "etmann_smallnet", "paper": "etmann_smallnet"},
+        "arch_kwargs": {"ci": {}, "default": {}, "paper": {}},
+        "n_models": {"ci": 3, "default": 8, "paper": 16},
+        "lam_min": {"ci": 10.0, "default": 10.0, "paper": 10.0},
+        "lam_max": {"ci": 180000.0, "default": 180000.0, "paper": 180000.0},
+        "epochs": {"ci": 1, "default": 8, "paper": 200},
+        "batch_size": {"ci": 100, "default": 100, "paper": 100},
+        "optimizer": {"ci": {"name": "adam", "lr": 1e-3}, "default": {"name": "adam", "lr": 1e-3},
+                      "paper": {"name": "sgd", "lr": 1e-3, "momentum": 0.9, "weight_decay": 1e-6}},
+        "lr_schedule": {"ci": None, "default": None, "paper": {"step_size": 80, "gamma": 0.1}},
+        "data_kwargs": {"ci": {"n_train": 1000, "n_test": 200}, "default": {}, "paper": {}},
+        "init_weights": {"ci": None, "default": None, "paper": None},
+        "n_eval": {"ci": 24, "default": 300, "paper": 1000},
+    },
+    # Etmann et al. 2019, "ImageNet" cohort. paper: ResNet-50 fine-tuned on user-supplied ImageNet from
+    # user-supplied weights; ci/default: the substitute, a small batch-norm ResNet on Fashion-MNIST.
+    "etmann_complex": {
+        "dataset": {"ci": "fashion-mnist", "default": "fashion-mnist", "paper": "imagefolder"},
+        "arch": {"ci": "small_resnet", "default": "small_resnet", "paper": "resnet50"},
+        "arch_kwargs": {"ci": {"in_channels": 1, "width": 8}, "default": {"in_channels": 1, "width": 12},
+                        "paper": {"num_classes": 1000}},
+        "n_models": {"ci": 2, "default": 5, "paper": 7},
+        "lam_min": {"ci": 10.0, "default": 10.0, "paper": 1e4},
+        "lam_max": {"ci": 1e5, "default": 1e5, "paper": 1e7},
+        "epochs": {"ci": 1, "default": 3, "paper": 35},
+        "batch_size": {"ci": 100, "default": 100, "paper": 32},
+        "optimizer": {"ci": {"name": "adam", "lr": 1e-3}, "default": {"name": "adam", "lr": 1e-3},
+                      "paper": {"name": "sgd", "lr": 1e-4, "momentum": 0.99}},
+        "lr_schedule": {"ci": None, "default": None, "paper": None},
+        "data_kwargs": {"ci": {"n_train": 1000, "n_test": 200}, "default": {"n_train": 6000, "n_test": 1000},
+                        "paper": {"path": "data/imagenet", "size": 224}},
+        "init_weights": {"ci": None, "default": None, "paper": "data/weights/resnet50.safetensors"},
+        "n_eval": {"ci": 24, "default": 300, "paper": 1000},
+    },
+    # Attacks and kernels of the Etmann chapter (all against the predicted class, L2).
+    "etmann_attacks": {
+        "geometry_batch": {"ci": 64, "default": 100, "paper": 4},
+        "bim_eps_range": {"ci": [0.05, 10.0], "default": [0.05, 10.0], "paper": [0.01, 20.0]},
+        "bim_n_eps": {"ci": 6, "default": 16, "paper": 40},
+        "bim_steps": {"ci": 5, "default": 10, "paper": 10},
+        "cw_steps": {"ci": 20, "default": 100, "paper": 1000},
+        "cw_binary_steps": {"ci": 2, "default": 4, "paper": 9},
+        "cw_stepsize": {"ci": 0.05, "default": 0.02, "paper": 0.01},
+        "cw_initial_const": {"ci": 1.0, "default": 1.0, "paper": 0.001},
+    },
 }
 
 
