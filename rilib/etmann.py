@@ -51,15 +51,15 @@ class CohortModel:
 
 
 def _specs(name: str, profile: str) -> tuple[list[zoo.ModelSpec], list[float]]:
-    P = profiles.get(profile)[f"etmann_{name}"]
-    lams = np.geomspace(P.lam_min, P.lam_max, P.n_models).tolist()
+    P = profiles.get(profile)[f"etmann_{name}"].to_dict()
+    lams = np.geomspace(P["lam_min"], P["lam_max"], P["n_models"]).tolist()
     specs = []
     for lam_paper in lams:
         specs.append(zoo.ModelSpec(
-            dataset=P.dataset, arch=P.arch, arch_kwargs=P.arch_kwargs, regime="double_backprop",
-            regime_kwargs={"lam": lam_paper / P.batch_size ** 2}, epochs=P.epochs, batch_size=P.batch_size,
-            seed=0, profile=profile, optimizer=P.optimizer, lr_schedule=P.lr_schedule, data_kwargs=P.data_kwargs,
-            init_weights=P.init_weights,
+            dataset=P["dataset"], arch=P["arch"], arch_kwargs=P["arch_kwargs"], regime="double_backprop",
+            regime_kwargs={"lam": lam_paper / P["batch_size"] ** 2}, epochs=P["epochs"], batch_size=P["batch_size"],
+            seed=0, profile=profile, optimizer=P["optimizer"], lr_schedule=P["lr_schedule"],
+            data_kwargs=P["data_kwargs"], init_weights=P["init_weights"],
         ))
     return specs, lams
 

@@ -1,0 +1,110 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: rilib
+#     language: python
+#     name: rilib
+# ---
+
+# %% [markdown]
+# # Etmann et al. 2019, Figs 1 and 10 — saliency maps of the least and the most robust model
+#
+# Fig 1: an image, the saliency map ∇Ψ^{i*}(x) of a highly non-robust network and that of a more robust one: "the
+# robust network gives a much clearer indication of what the classifier deems to be discriminative features".
+# Fig 10: for selected validation images, the saliency map g, the binarized saliency map g† (Sec 2.2.2) and γ, the
+# saliency map at the shifted point ξ of Theorem 3, with their alignments |⟨x, ḡ⟩|, |⟨x, ḡ†⟩| and |⟨ξ, γ̄⟩|, for the
+# most robust and the least robust model {cite}`etmann2019`. Gradients are scaled per image to the full colour
+# range (as in the paper: "individually scaled to fit the colour range").
+
+# %% tags=["parameters"]
+profile = "default"
+
+# %%
+import numpy as np
+import matplotlib.pyplot as plt
+import torch
+from IPython.display import display
+
+from rilib import etmann, geometry, plotting, results
+
+plotting.setup()
+rec = results.Recorder("etmann2019/fig1_fig10_saliency", profile=profile)
+SUBSTITUTE = None if profile == "paper" else ("Paper: ImageNet, ResNet-50. Here: Fashion-MNIST and a small batch-norm "
+              "ResNet trained from scratch (ImageNet and pretrained weights are not available offline); it keeps the "
+              "paper's contrast of a deeper, more non-linear network on a harder dataset against a shallow net on MNIST.")
+plotting.page_header(profile, "etmann_complex", substitute=SUBSTITUTE)
+N_SHOW = 4
+
+
+def show(ax, img, title=None, signed=False):
+    img = img.detach().cpu().float()
+    img = img.mean(0) if img.shape[0] > 1 else img[0]
+    if signed:
+        m = float(img.abs().max()) or 1.0
+        ax.imshow(img, cmap="RdBu_r", vmin=-m, vmax=m)
+    else:
+        ax.imshow(img, cmap="gray", vmin=float(img.min()), vmax=float(img.max()) or 1.0)
+    ax.set_xticks([]); ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+# %%
+picked = {}
+for name in ("complex", "mnist"):
+    models = etmann.cohort(name, profile)
+    _, x, _ = etmann.eval_data(name, profile)
+    meas = [etmann.measure(cm, x, profile=profile, name=name) for cm in models]
+    table = etmann.summarize(models, meas)
+    least, most = int(table["M_rho_tilde"].idxmin()), int(table["M_rho_tilde"].idxmax())
+    xs = x[:N_SHOW]
+    geos = {k: geometry.geometry(models[i].model, xs.to(next(models[i].model.parameters()).device), theorem3=True)
+            for k, i in (("least", least), ("most", most))}
+    picked[name] = (xs, geos, models[least], models[most], table.loc[least, "M_alpha"], table.loc[most, "M_alpha"])
+    for k in ("least", "most"):
+        rec(f"alpha_shown_{k}_{name}", float(geos[k].alpha.mean()), fmt="{:.3f}")
+        rec(f"M_alpha_{k}_{name}", float(table.loc[least if k == "least" else most, "M_alpha"]), fmt="{:.3f}")
+        rec(f"M_rho_tilde_{k}_{name}", float(table.loc[least if k == "least" else most, "M_rho_tilde"]), fmt="{:.3f}")
+
+# %% [markdown]
+# ## Figure 1
+
+# %%
+fig, axes = plt.subplots(2 * N_SHOW // 2, 6, figsize=(12, 2.2 * N_SHOW))
+for c0, name in ((0, "complex"), (3, "mnist")):
+    xs, geos, lo, hi, _, _ = picked[name]
+    for r in range(N_SHOW):
+        show(axes[r, c0], xs[r], "image" if r == 0 else None)
+        show(axes[r, c0 + 1], geos["least"].g[r], f"least robust (λ={lo.lam_paper:.3g})" if r == 0 else None, True)
+        show(axes[r, c0 + 2], geos["most"].g[r], f"most robust (λ={hi.lam_paper:.3g})" if r == 0 else None, True)
+fig.suptitle("Fig 1 — saliency maps ∇Ψ^{i*}(x); left: " + ("ImageNet" if profile == "paper" else
+             "Fashion-MNIST (ImageNet substitute)") + ", right: MNIST", fontsize=10)
+fig.tight_layout()
+plotting.save(fig, "etmann2019_fig1")
+plt.show()
+
+# %% [markdown]
+# ## Figure 10
+# Odd rows: most robust model; even rows: least robust model (as in the paper).
+
+# %%
+for name in ("complex", "mnist"):
+    xs, geos, lo, hi, _, _ = picked[name]
+    fig, axes = plt.subplots(2 * N_SHOW, 4, figsize=(7.5, 2.0 * 2 * N_SHOW))
+    for r in range(N_SHOW):
+        for k, (key, cm) in enumerate((("most", hi), ("least", lo))):
+            g = geos[key]
+            row = axes[2 * r + k]
+            show(row[0], xs[r], f"x ({key} robust)")
+            show(row[1], g.g[r], f"g: |⟨x,ḡ⟩| = {float(g.alpha[r]):.2f}", True)
+            show(row[2], g.g_dagger[r], f"g†: |⟨x,ḡ†⟩| = {float(g.alpha_dagger[r]):.2f}", True)
+            show(row[3], g.gamma[r], f"γ: |⟨ξ,γ̄⟩| = {float(g.xi_alignment[r]):.2f}", True)
+    fig.suptitle(f"Fig 10 — {name} cohort", fontsize=10)
+    fig.tight_layout()
+    plotting.save(fig, f"etmann2019_fig10_{name}")
+    plt.show()

@@ -1,0 +1,92 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: rilib
+#     language: python
+#     name: rilib
+# ---
+
+# %% [markdown]
+# # Etmann et al. 2019, Figs 4 and 5 — pointwise ρ̃ against α and against the CW distance
+#
+# Fig 4: for one model of each cohort, the linearized robustness ρ̃(x) against the alignment α(x) of every
+# evaluation point — "well-correlated on MNIST, … no visible correlation in the case of ImageNet" (claim c5).
+# Fig 5: ρ̃(x) against the robustness ρ(x) found by the Carlini–Wagner attack — "a tight correlation … in both
+# cases" (claim c4) {cite}`etmann2019`. The paper does not say which model of the cohort it shows; we show the
+# model with the median λ of each cohort and record the correlations of all models.
+
+# %% tags=["parameters"]
+profile = "default"
+
+# %%
+import numpy as np
+import pandas as pd
+import matplotlib.pyplot as plt
+from IPython.display import display
+from scipy import stats
+
+from rilib import etmann, plotting, results
+
+plotting.setup()
+rec = results.Recorder("etmann2019/fig4_fig5_pointwise", profile=profile)
+SUBSTITUTE = None if profile == "paper" else ("Paper: ImageNet, ResNet-50. Here: Fashion-MNIST and a small batch-norm "
+              "ResNet trained from scratch (ImageNet and pretrained weights are not available offline); it keeps the "
+              "paper's contrast of a deeper, more non-linear network on a harder dataset against a shallow net on MNIST.")
+plotting.page_header(profile, "etmann_attacks", substitute=SUBSTITUTE)
+
+
+def corr(fn, a, b):
+    """Correlation over the points where both values are finite (failed CW attacks are +inf)."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    return float(fn(a[ok], b[ok]).statistic) if ok.sum() > 2 else float("nan")
+
+# %%
+data, rows = {}, []
+for name in ("mnist", "complex"):
+    models = etmann.cohort(name, profile)
+    _, x, _ = etmann.eval_data(name, profile)
+    meas = [etmann.measure(cm, x, profile=profile, name=name) for cm in models]
+    for cm, m in zip(models, meas):
+        rows.append({"cohort": name, "lam_paper": cm.lam_paper,
+                     "pearson(ρ̃, α)": corr(stats.pearsonr, m["rho_tilde"], m["alpha"]),
+                     "spearman(ρ̃, α)": corr(stats.spearmanr, m["rho_tilde"], m["alpha"]),
+                     "pearson(ρ̃, ρ_CW)": corr(stats.pearsonr, m["rho_tilde"], m["dist_cw"]),
+                     "spearman(ρ̃, ρ_CW)": corr(stats.spearmanr, m["rho_tilde"], m["dist_cw"]),
+                     "CW failures": 1 - np.isfinite(m["dist_cw"]).mean()})
+    data[name] = (models[len(models) // 2], meas[len(models) // 2])
+table = pd.DataFrame(rows)
+display(table.round(3))
+
+# %%
+fig, axes = plt.subplots(2, 2, figsize=(11, 9))
+for col, name, title in ((0, "complex", "ImageNet" if profile == "paper" else "Fashion-MNIST (ImageNet substitute)"),
+                         (1, "mnist", "MNIST")):
+    cm, m = data[name]
+    ok = np.isfinite(m["dist_cw"])
+    r_a, s_a = corr(stats.pearsonr, m["rho_tilde"], m["alpha"]), corr(stats.spearmanr, m["rho_tilde"], m["alpha"])
+    r_c, s_c = corr(stats.pearsonr, m["rho_tilde"], m["dist_cw"]), corr(stats.spearmanr, m["rho_tilde"], m["dist_cw"])
+    ax = axes[0, col]
+    ax.scatter(m["rho_tilde"], m["alpha"], s=6, alpha=0.6)
+    ax.set_xlabel("ρ̃(x)"); ax.set_ylabel("α(x)")
+    ax.set_title(f"Fig 4 — {title}, λ = {cm.lam_paper:.3g}\nPearson {r_a:.2f}, Spearman {s_a:.2f}")
+    ax = axes[1, col]
+    ax.scatter(m["rho_tilde"][ok], m["dist_cw"][ok], s=6, alpha=0.6, c=plotting.PALETTE["strong"])
+    lim = float(np.max(np.r_[m["rho_tilde"], m["dist_cw"][ok]])) * 1.05
+    ax.plot([0, lim], [0, lim], "k--", lw=0.7)
+    ax.set_xlabel("ρ̃(x)"); ax.set_ylabel("ρ_CW(x)")
+    ax.set_title(f"Fig 5 — {title}\nPearson {r_c:.2f}, Spearman {s_c:.2f} ({(~ok).sum()} CW failures left out)")
+    rec(f"pearson_alpha_{name}", float(r_a), fmt="{:.2f}")
+    rec(f"spearman_alpha_{name}", float(s_a), fmt="{:.2f}")
+    rec(f"pearson_cw_{name}", float(r_c), fmt="{:.2f}")
+    rec(f"spearman_cw_{name}", float(s_c), fmt="{:.2f}")
+    sub = table[table.cohort == name]
+    rec(f"pearson_alpha_{name}_all", sub["pearson(ρ̃, α)"].tolist(), glue=False)
+    rec(f"pearson_cw_{name}_all", sub["pearson(ρ̃, ρ_CW)"].tolist(), glue=False)
+fig.tight_layout()
+plotting.save(fig, "etmann2019_fig4_fig5")
+plt.show()
