@@ -28,7 +28,8 @@ import torch
 
 from . import attacks, geometry, profiles, zoo
 
-__all__ = ["COHORTS", "cohort", "measure", "summarize", "CohortModel", "ROBUSTNESS_NOTIONS"]
+__all__ = ["COHORTS", "cohort", "measure", "measured_cohort", "summarize", "substitute_sentence", "CohortModel",
+           "ROBUSTNESS_NOTIONS"]
 
 #: the paper's robustness notions, in the order of its Figures 2 and 3
 ROBUSTNESS_NOTIONS = {"rho_tilde": "linearized ρ̃", "gradient": "gradient attack", "bim": "L2 BIM", "cw": "CW L2"}
@@ -107,6 +108,29 @@ def measure(cm: CohortModel, x: torch.Tensor, *, profile: str, bounds: tuple[flo
         return out
 
     return zoo.cached_arrays(f"etmann-{name or 'model'}", key, compute)
+
+
+def measured_cohort(name: str, profile: str) -> tuple[list[CohortModel], list[dict[str, Any]]]:
+    """Every model of cohort ``name`` with its (cached) measurements on the cohort's evaluation points."""
+    models = cohort(name, profile)
+    _, x, _ = eval_data(name, profile)
+    return models, [measure(cm, x, profile=profile, name=name) for cm in models]
+
+
+def substitute_sentence(profile: str) -> str | None:
+    """The sentence every page of the chapter shows about the complex cohort's substitute (None at ``paper``)."""
+    if profile == "paper":
+        return None
+    return ("Paper: ImageNet, ResNet-50 fine-tuned from pretrained weights. Here: Fashion-MNIST and a small batch-norm "
+            "ResNet trained from scratch, because ImageNet and pretrained weights are not available offline; it keeps "
+            "the paper's contrast of a deeper, more non-linear network on a harder dataset against a shallow net on "
+            "MNIST, not its scale.")
+
+
+def cohort_title(name: str, profile: str) -> str:
+    if name == "mnist":
+        return "MNIST"
+    return "ImageNet" if profile == "paper" else "Fashion-MNIST (ImageNet substitute)"
 
 
 def _med(a: np.ndarray) -> float:

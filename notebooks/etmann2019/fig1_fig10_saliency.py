@@ -34,10 +34,7 @@ from rilib import etmann, geometry, plotting, results
 
 plotting.setup()
 rec = results.Recorder("etmann2019/fig1_fig10_saliency", profile=profile)
-SUBSTITUTE = None if profile == "paper" else ("Paper: ImageNet, ResNet-50. Here: Fashion-MNIST and a small batch-norm "
-              "ResNet trained from scratch (ImageNet and pretrained weights are not available offline); it keeps the "
-              "paper's contrast of a deeper, more non-linear network on a harder dataset against a shallow net on MNIST.")
-plotting.page_header(profile, "etmann_complex", substitute=SUBSTITUTE)
+plotting.page_header(profile, "etmann_complex", substitute=etmann.substitute_sentence(profile))
 N_SHOW = 4
 
 
@@ -57,9 +54,8 @@ def show(ax, img, title=None, signed=False):
 # %%
 picked = {}
 for name in ("complex", "mnist"):
-    models = etmann.cohort(name, profile)
+    models, meas = etmann.measured_cohort(name, profile)
     _, x, _ = etmann.eval_data(name, profile)
-    meas = [etmann.measure(cm, x, profile=profile, name=name) for cm in models]
     table = etmann.summarize(models, meas)
     least, most = int(table["M_rho_tilde"].idxmin()), int(table["M_rho_tilde"].idxmax())
     xs = x[:N_SHOW]

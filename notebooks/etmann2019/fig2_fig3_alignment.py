@@ -43,9 +43,7 @@ from rilib import etmann, plotting, profiles, results
 plotting.setup()
 rec = results.Recorder("etmann2019/fig2_fig3_alignment", profile=profile)
 plotting.page_header(profile, "etmann_mnist")
-plotting.page_header(profile, "etmann_complex", substitute=None if profile == "paper" else
-                     "Paper: ImageNet, ResNet-50. Here: Fashion-MNIST and a small batch-norm ResNet, because ImageNet "
-                     "and pretrained weights are not available offline.")
+plotting.page_header(profile, "etmann_complex", substitute=etmann.substitute_sentence(profile))
 
 # %%
 cohorts, tables = {}, {}

@@ -34,10 +34,7 @@ from rilib import etmann, plotting, results
 
 plotting.setup()
 rec = results.Recorder("etmann2019/fig4_fig5_pointwise", profile=profile)
-SUBSTITUTE = None if profile == "paper" else ("Paper: ImageNet, ResNet-50. Here: Fashion-MNIST and a small batch-norm "
-              "ResNet trained from scratch (ImageNet and pretrained weights are not available offline); it keeps the "
-              "paper's contrast of a deeper, more non-linear network on a harder dataset against a shallow net on MNIST.")
-plotting.page_header(profile, "etmann_attacks", substitute=SUBSTITUTE)
+plotting.page_header(profile, "etmann_attacks", substitute=etmann.substitute_sentence(profile))
 
 
 def corr(fn, a, b):
@@ -48,9 +45,7 @@ def corr(fn, a, b):
 # %%
 data, rows = {}, []
 for name in ("mnist", "complex"):
-    models = etmann.cohort(name, profile)
-    _, x, _ = etmann.eval_data(name, profile)
-    meas = [etmann.measure(cm, x, profile=profile, name=name) for cm in models]
+    models, meas = etmann.measured_cohort(name, profile)
     for cm, m in zip(models, meas):
         rows.append({"cohort": name, "lam_paper": cm.lam_paper,
                      "pearson(ρ̃, α)": corr(stats.pearsonr, m["rho_tilde"], m["alpha"]),
@@ -64,7 +59,7 @@ display(table.round(3))
 
 # %%
 fig, axes = plt.subplots(2, 2, figsize=(11, 9))
-for col, name, title in ((0, "complex", "ImageNet" if profile == "paper" else "Fashion-MNIST (ImageNet substitute)"),
+for col, name, title in ((0, "complex", etmann.cohort_title("complex", profile)),
                          (1, "mnist", "MNIST")):
     cm, m = data[name]
     ok = np.isfinite(m["dist_cw"])

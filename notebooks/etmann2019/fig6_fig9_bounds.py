@@ -44,17 +44,12 @@ from rilib import etmann, plotting, results
 
 plotting.setup()
 rec = results.Recorder("etmann2019/fig6_fig9_bounds", profile=profile)
-SUBSTITUTE = None if profile == "paper" else ("Paper: ImageNet, ResNet-50. Here: Fashion-MNIST and a small batch-norm "
-              "ResNet trained from scratch (ImageNet and pretrained weights are not available offline); it keeps the "
-              "paper's contrast of a deeper, more non-linear network on a harder dataset against a shallow net on MNIST.")
-plotting.page_header(profile, "etmann_complex", substitute=SUBSTITUTE)
+plotting.page_header(profile, "etmann_complex", substitute=etmann.substitute_sentence(profile))
 
 # %%
 tables = {}
 for name in ("mnist", "complex"):
-    models = etmann.cohort(name, profile)
-    _, x, _ = etmann.eval_data(name, profile)
-    meas = [etmann.measure(cm, x, profile=profile, name=name) for cm in models]
+    models, meas = etmann.measured_cohort(name, profile)
     t = etmann.summarize(models, meas)
     t["median_of_ratios_18"] = [float(np.median(m["alpha_dagger"] / m["rhs14"])) for m in meas]
     t = t.sort_values("M_rho_tilde").reset_index(drop=True)
@@ -66,7 +61,7 @@ for name in ("mnist", "complex"):
 fig, axes = plt.subplots(2, 4, figsize=(17, 7.5))
 specs = [("share_alpha_dagger_18", "Fig 6: share of α† in (18)"), ("share_alpha_19", "Fig 7: share of α in (19)"),
          ("share_xi_20", "Fig 8: share of |⟨ξ, γ̄⟩| in (20)"), ("ratio_linear_9", "Fig 9: M|⟨x,g†⟩| / M|Ψ†|")]
-for row, name, label in ((0, "complex", "ImageNet" if profile == "paper" else "Fashion-MNIST (ImageNet substitute)"),
+for row, name, label in ((0, "complex", etmann.cohort_title("complex", profile)),
                          (1, "mnist", "MNIST")):
     t = tables[name]
     for col, (key, title) in enumerate(specs):

@@ -39,10 +39,7 @@ from rilib import etmann, geometry, plotting, results
 
 plotting.setup()
 rec = results.Recorder("etmann2019/theorems", profile=profile)
-SUBSTITUTE = None if profile == "paper" else ("Paper: ImageNet, ResNet-50. Here: Fashion-MNIST and a small batch-norm "
-              "ResNet trained from scratch (ImageNet and pretrained weights are not available offline); it keeps the "
-              "paper's contrast of a deeper, more non-linear network on a harder dataset against a shallow net on MNIST.")
-plotting.page_header(profile, "etmann_mnist", substitute=SUBSTITUTE)
+plotting.page_header(profile, "etmann_mnist", substitute=etmann.substitute_sentence(profile))
 
 
 def homogeneous_copy(model):
