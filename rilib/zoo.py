@@ -280,6 +280,7 @@ def cached_arrays(name: str, key: dict[str, Any], compute, *, recompute: bool = 
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **{k: np.asarray(v) for k, v in out.items()})
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
