@@ -182,11 +182,50 @@ class SmallResNet(nn.Module):
         return self.fc(self.pool(self.layers(self.stem(x))).flatten(1))
 
 
-def resnet50(num_classes: int = 1000, **_: Any) -> nn.Module:
-    """torchvision's ResNet-50 (random init; pretrained weights only from a user-supplied file via the zoo)."""
-    from torchvision.models import resnet50 as _r50
+class Normalize(nn.Module):
+    """Per-channel (x − mean) / std as an affine layer whose shift −mean/std is a (frozen) parameter named ``bias``.
 
-    return _r50(weights=None, num_classes=num_classes)
+    Naming the shift ``bias`` makes it part of b in Etmann et al.'s Theorem 1, so the homogeneous decomposition of
+    a network that normalises its input stays exact.
+    """
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__()
+        m, s = torch.tensor(mean).view(-1, 1, 1), torch.tensor(std).view(-1, 1, 1)
+        self.weight = nn.Parameter(1.0 / s, requires_grad=False)
+        self.bias = nn.Parameter(-m / s, requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight + self.bias
+
+
+class ImageNetResNet50(nn.Module):
+    """torchvision's ResNet-50 behind ImageNet input normalisation, for images in [0, 1].
+
+    Random initialisation; pretrained weights come only from a user-supplied file, loaded by the zoo through
+    :meth:`load_pretrained` (a plain torchvision state-dict, as saved by ``torch.save(model.state_dict())``).
+    """
+
+    def __init__(self, num_classes: int = 1000, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)):
+        super().__init__()
+        from torchvision.models import resnet50 as _r50
+
+        self.normalize = Normalize(mean, std)
+        self.net = _r50(weights=None, num_classes=num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.normalize(x))
+
+    def load_pretrained(self, state_dict: dict[str, torch.Tensor]) -> None:
+        if any(k.startswith("net.") for k in state_dict):
+            self.load_state_dict(state_dict, strict=True)
+        else:
+            self.net.load_state_dict(state_dict, strict=True)
+
+
+def resnet50(num_classes: int = 1000, **kwargs: Any) -> nn.Module:
+    """:class:`ImageNetResNet50` (torchvision's ResNet-50 with input normalisation)."""
+    return ImageNetResNet50(num_classes=num_classes, **kwargs)
 
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {

@@ -79,8 +79,8 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
                       "paper": {"name": "sgd", "lr": 1e-4, "momentum": 0.99}},
         "lr_schedule": {"ci": None, "default": None, "paper": None},
         "data_kwargs": {"ci": {"n_train": 1000, "n_test": 200}, "default": {"n_train": 6000, "n_test": 1000},
-                        "paper": {"path": "data/imagenet", "size": 224}},
-        "init_weights": {"ci": None, "default": None, "paper": "data/weights/resnet50.safetensors"},
+                        "paper": {"path": "imagenet", "size": 224}},
+        "init_weights": {"ci": None, "default": None, "paper": "weights/resnet50.pth"},
         "n_eval": {"ci": 24, "default": 200, "paper": 1000},
     },
     # Attacks and kernels of the Etmann chapter (all against the predicted class, L2).

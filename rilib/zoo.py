@@ -86,7 +86,11 @@ class ModelSpec:
         d = asdict(self)
         d["train_code_version"] = TRAIN_CODE_VERSION
         if self.init_weights:
-            d["init_weights"] = {"path": str(self.init_weights), "sha256": _sha256(Path(self.init_weights))}
+            p = _resolve(self.init_weights)
+            if not p.is_file():
+                raise FileNotFoundError(f"init weights {p} not found: put the state-dict there (see data/README.md) "
+                                        "or drop init_weights from the spec")
+            d["init_weights"] = {"path": str(self.init_weights), "sha256": _sha256(p)}
         return d
 
     @property
@@ -197,10 +201,20 @@ def build_model(spec: ModelSpec) -> nn.Module:
     return _models.build(spec.arch, **spec.arch_kwargs)
 
 
+def _resolve(path: str | os.PathLike) -> Path:
+    """Relative data / weight paths in specs are relative to the data folder (``$RILIB_DATA`` or ``data/``)."""
+    from . import data as _data
+
+    p = Path(path)
+    return p if p.is_absolute() else _data.data_root() / p
+
+
 def load_data(spec: ModelSpec):
     from . import data as _data
 
     kw = dict(spec.data_kwargs)
+    if "path" in kw:
+        kw["path"] = _resolve(kw["path"])
     n_train, n_test = kw.pop("n_train", None), kw.pop("n_test", None)
     ds = _data.load(spec.dataset, **kw)
     if n_train is not None or n_test is not None:
@@ -238,7 +252,11 @@ def get(
     torch.manual_seed(spec.seed)
     model = build_model(spec)  # re-create under the seed: initialisation is part of the spec
     if spec.init_weights:
-        model.load_state_dict(_load_user_weights(spec.init_weights), strict=True)
+        sd = _load_user_weights(_resolve(spec.init_weights))
+        if hasattr(model, "load_pretrained"):
+            model.load_pretrained(sd)
+        else:
+            model.load_state_dict(sd, strict=True)
     res = _train.fit(
         model, ds.x_train, ds.y_train, spec.make_regime(), epochs=spec.epochs, batch_size=spec.batch_size,
         optimizer=spec.optimizer, lr_schedule=spec.lr_schedule, seed=spec.seed, x_test=ds.x_test, y_test=ds.y_test,
