@@ -57,7 +57,8 @@ for name in ("complex", "mnist"):
     models, meas = etmann.measured_cohort(name, profile)
     _, x, _ = etmann.eval_data(name, profile)
     table = etmann.summarize(models, meas)
-    least, most = int(table["M_rho_tilde"].idxmin()), int(table["M_rho_tilde"].idxmax())
+    ok = table[~table.degenerate]  # degenerate models (see the Fig 2/3 page) are not shown
+    least, most = int(ok["M_rho_tilde"].idxmin()), int(ok["M_rho_tilde"].idxmax())
     xs = x[:N_SHOW]
     geos = {k: geometry.geometry(models[i].model, xs.to(next(models[i].model.parameters()).device), theorem3=True)
             for k, i in (("least", least), ("most", most))}

@@ -52,6 +52,8 @@ for name in ("mnist", "complex"):
     models, meas = etmann.measured_cohort(name, profile)
     t = etmann.summarize(models, meas)
     t["median_of_ratios_18"] = [float(np.median(m["alpha_dagger"] / m["rhs14"])) for m in meas]
+    rec(f"degenerate_{name}", int(t.degenerate.sum()))
+    t = t[~t.degenerate]  # see the Fig 2/3 page: models past the point where they degenerate are left out
     t = t.sort_values("M_rho_tilde").reset_index(drop=True)
     tables[name] = t
     display(t[["lam_paper", "M_rho_tilde", "share_alpha_dagger_18", "median_of_ratios_18", "share_alpha_19",
