@@ -98,8 +98,8 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
     },
     # How far is the chapter's CW setting from a longer run? (architecture notes: measure it, do not assume it)
     "etmann_cw_check": {
-        "n_points": {"ci": 8, "default": 50, "paper": 100},
-        "steps_factor": {"ci": 2, "default": 10, "paper": 5},
+        "n_points": {"ci": 8, "default": 32, "paper": 100},
+        "steps_factor": {"ci": 2, "default": 5, "paper": 5},
         "binary_search_steps": {"ci": 3, "default": 5, "paper": 9},
         "stepsize": {"ci": 0.1, "default": 0.01, "paper": 0.01},
     },
