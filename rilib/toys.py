@@ -11,8 +11,6 @@
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -98,8 +96,3 @@ def decision_grid(model: nn.Module, xlim: tuple[float, float], ylim: tuple[float
     margin = (out[:, 1] - out[:, 0]).reshape(n, n)
     return xx.numpy(), yy.numpy(), (margin > 0).int().numpy(), margin.numpy()
 
-
-def angle_between(u: torch.Tensor, v: torch.Tensor) -> float:
-    """Unsigned angle (degrees) between two vectors."""
-    c = float(torch.dot(u.flatten(), v.flatten()) / (u.norm() * v.norm()))
-    return math.degrees(math.acos(max(-1.0, min(1.0, c))))
