@@ -28,8 +28,8 @@ import torch
 
 from . import attacks, geometry, profiles, zoo
 
-__all__ = ["COHORTS", "cohort", "measure", "measured_cohort", "summarize", "substitute_sentence", "CohortModel",
-           "ROBUSTNESS_NOTIONS"]
+__all__ = ["COHORTS", "cohort", "member", "measure", "cw_check", "theorem_checks", "prepare", "measured_cohort",
+           "summarize", "shown_index", "substitute_sentence", "CohortModel", "ROBUSTNESS_NOTIONS"]
 
 #: the paper's robustness notions, in the order of its Figures 2 and 3
 ROBUSTNESS_NOTIONS = {"rho_tilde": "linearized ρ̃", "gradient": "gradient attack", "bim": "L2 BIM", "cw": "CW L2"}
@@ -84,12 +84,22 @@ def eval_data(name: str, profile: str):
     return ds, ds.x_test[:n], ds.y_test[:n]
 
 
+def _measure_key(spec_key: str, x: torch.Tensor, profile: str, bounds) -> dict[str, Any]:
+    A = profiles.get(profile).etmann_attacks
+    return {"model": spec_key, "n": int(x.shape[0]), "x_sum": float(x.double().sum()), "attacks": A.to_dict(),
+            "bounds": list(bounds)}
+
+
 def measure(cm: CohortModel, x: torch.Tensor, *, profile: str, bounds: tuple[float, float] = (0.0, 1.0),
             name: str = "") -> dict[str, Any]:
-    """Geometry and attack distances of one model on ``x`` (cached)."""
+    """Geometry and attack distances of one model on ``x`` (cached).
+
+    Returns per point the geometry of :func:`rilib.geometry.geometry` (α, α†, ρ̃, bound terms of Theorems 2 and 3)
+    and ``dist_gradient`` (line search along the loss gradient), ``dist_bim`` (smallest successful ε of L2 BIM:
+    a grid, then a per-example bisection of its bracket), ``dist_bim_l2`` (the L2 size of that BIM perturbation)
+    and ``dist_cw`` (Carlini–Wagner L2); +inf where an attack failed.
+    """
     A = profiles.get(profile).etmann_attacks
-    key = {"model": cm.entry.meta["key"], "n": int(x.shape[0]), "x_sum": float(x.double().sum()),
-           "attacks": A.to_dict(), "bounds": list(bounds)}
 
     def compute() -> dict[str, Any]:
         model = cm.model.eval()
@@ -99,7 +109,7 @@ def measure(cm: CohortModel, x: torch.Tensor, *, profile: str, bounds: tuple[flo
         out = {k: v for k, v in geo.to_numpy().items() if k not in ("logits", "beta")}
         grad = attacks.attack(model, xd, method="gradient", bounds=bounds)
         bim = attacks.attack(model, xd, method="bim", bounds=bounds, epsilons=np.geomspace(*A.bim_eps_range,
-                             A.bim_n_eps).tolist(), steps=A.bim_steps)
+                             A.bim_n_eps).tolist(), refine=A.bim_refine, steps=A.bim_steps)
         cw = attacks.attack(model, xd, method="cw", bounds=bounds, steps=A.cw_steps,
                             binary_search_steps=A.cw_binary_steps, stepsize=A.cw_stepsize,
                             initial_const=A.cw_initial_const, abort_early=True)
@@ -107,7 +117,15 @@ def measure(cm: CohortModel, x: torch.Tensor, *, profile: str, bounds: tuple[flo
                    dist_cw=cw.l2.numpy())
         return out
 
-    return zoo.cached_arrays(f"etmann-{name or 'model'}", key, compute)
+    return zoo.cached_arrays(f"etmann-{name or 'model'}", _measure_key(cm.entry.meta["key"], x, profile, bounds),
+                             compute)
+
+
+def _cw_check_key(spec_key: str, x: torch.Tensor, profile: str) -> dict[str, Any]:
+    P = profiles.get(profile)
+    xs = x[: P.etmann_cw_check.n_points]
+    return {"model": spec_key, "x_sum": float(xs.double().sum()), "n": int(xs.shape[0]),
+            "attacks": P.etmann_attacks.to_dict(), "check": P.etmann_cw_check.to_dict()}
 
 
 def cw_check(cm: CohortModel, x: torch.Tensor, *, profile: str, bounds: tuple[float, float] = (0.0, 1.0),
@@ -120,8 +138,6 @@ def cw_check(cm: CohortModel, x: torch.Tensor, *, profile: str, bounds: tuple[fl
     A = profiles.get(profile).etmann_attacks
     C = profiles.get(profile).etmann_cw_check
     xs = x[: C.n_points]
-    key = {"model": cm.entry.meta["key"], "x_sum": float(xs.double().sum()), "n": int(xs.shape[0]),
-           "attacks": A.to_dict(), "check": C.to_dict()}
 
     def compute() -> dict[str, Any]:
         model = cm.model.eval()
@@ -134,14 +150,126 @@ def cw_check(cm: CohortModel, x: torch.Tensor, *, profile: str, bounds: tuple[fl
                               initial_const=A.cw_initial_const, abort_early=True)
         return {"cw": base.l2.numpy(), "cw_long": long.l2.numpy()}
 
-    return zoo.cached_arrays(f"etmann-cwcheck-{name or 'model'}", key, compute)
+    return zoo.cached_arrays(f"etmann-cwcheck-{name or 'model'}", _cw_check_key(cm.entry.meta["key"], x, profile),
+                             compute)
+
+
+def homogeneous_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A float64 copy of ``model`` with every bias and batch-norm running mean set to zero (Lemma 2's setting:
+    the network becomes positively one-homogeneous)."""
+    import copy
+
+    m = copy.deepcopy(model).double().eval()
+    with torch.no_grad():
+        for n in geometry.bias_names(m):
+            mod_name, _, leaf = n.rpartition(".")
+            mod = m.get_submodule(mod_name) if mod_name else m
+            getattr(mod, leaf).zero_()
+    return m
+
+
+def _theorem_key(spec_key: str, x: torch.Tensor) -> dict[str, Any]:
+    return {"model": spec_key, "n": int(x.shape[0]), "x_sum": float(x.double().sum()), "dtype": "float64"}
+
+
+def theorem_checks(cm: CohortModel, x: torch.Tensor, *, name: str = "") -> dict[str, Any]:
+    """Theorem 1, Lemma 2 and Theorems 2/3 of Etmann et al. on one trained model, in float64, per point (cached).
+
+    * ``thm1_residual``: |Ψ^i(x) − ⟨x, ∇ₓΨ^i(x)⟩ − ⟨b, ∇_bΨ^i(x)⟩| / max|Ψ|, the bias term computed from the
+      parameters (Theorem 1: it vanishes for ReLU / max-pool / eval-BN networks);
+    * ``lemma2_rel_err``: |ρ̃ − α†|/ρ̃ on the bias-free copy (:func:`homogeneous_copy`; Lemma 2: ρ̃ = α† there);
+    * ``viol14/15/16``: ρ̃ − right-hand side of ineq. (14), (15) (Theorem 2) and (16) (Theorem 3): ≤ 0 where the
+      inequality holds; ``slack14/15/16``: (rhs − ρ̃)/ρ̃;
+    * ``same_pred_xi``: whether F(ξ) = F(x) (Theorem 3's assumption on the shifted point ξ).
+    """
+    def compute() -> dict[str, Any]:
+        import copy
+
+        model = copy.deepcopy(cm.model).double().eval()
+        xd = x.double().to(next(model.parameters()).device)
+        geo = geometry.geometry(model, xd, theorem3=True, keep_vectors=False, batch_size=50)
+        grads_dot = geo.logits - geo.beta  # ⟨x, ∇Ψ^i⟩ for every class
+        bias = geometry.bias_term(model, xd)
+        resid = (geo.logits - grads_dot - bias).abs().amax(1) / geo.logits.abs().max()
+        geo_h = geometry.geometry(homogeneous_copy(cm.model), xd, keep_vectors=False, batch_size=50)
+        out = {"thm1_residual": resid, "lemma2_rel_err": (geo_h.rho_tilde - geo_h.alpha_dagger).abs()
+               / geo_h.rho_tilde.abs().clamp_min(1e-12), "same_pred_xi": (geo.pred_xi == geo.pred)}
+        for k, rhs in (("14", geo.rhs14), ("15", geo.rhs15), ("16", geo.rhs16)):
+            out[f"viol{k}"] = geo.rho_tilde - rhs
+            out[f"slack{k}"] = (rhs - geo.rho_tilde) / geo.rho_tilde.clamp_min(1e-12)
+        return {k: v.detach().cpu().numpy() for k, v in out.items()}
+
+    return zoo.cached_arrays(f"etmann-theorems-{name or 'model'}", _theorem_key(cm.entry.meta["key"], x), compute)
+
+
+def member(name: str, profile: str, index: int, *, device: str | None = None,
+           progress: bool = False) -> CohortModel:
+    """Model ``index`` of cohort ``name`` (trained now if it is not in the zoo)."""
+    specs, lams = _specs(name, profile)
+    return CohortModel(lams[index], specs[index].regime_kwargs["lam"],
+                       zoo.get(specs[index], device=device, progress=progress))
+
+
+#: what :func:`prepare` can compute per model: function and cache-key builder
+_JOBS = {
+    "measure": ("etmann-{name}", lambda spec, x, profile: _measure_key(spec.key, x, profile, (0.0, 1.0))),
+    "cw_check": ("etmann-cwcheck-{name}", lambda spec, x, profile: _cw_check_key(spec.key, x, profile)),
+    "theorems": ("etmann-theorems-{name}", lambda spec, x, profile: _theorem_key(spec.key, x)),
+}
+
+
+def _job(kind: str, name: str, profile: str, index: int) -> str:
+    """One worker job of :func:`prepare` (module level so that spawned workers can import it)."""
+    cm = member(name, profile, index)
+    _, x, _ = eval_data(name, profile)
+    if kind == "measure":
+        measure(cm, x, profile=profile, name=name)
+    elif kind == "cw_check":
+        cw_check(cm, x, profile=profile, name=name)
+    elif kind == "theorems":
+        theorem_checks(cm, x, name=name)
+    else:
+        raise ValueError(f"unknown job kind {kind!r}: one of {', '.join(_JOBS)}")
+    return f"{kind} {name}[{index}]"
+
+
+def prepare(profile: str, kind: str = "measure", *, names: tuple[str, ...] = ("mnist", "complex"),
+            indices: dict[str, list[int]] | None = None, progress: bool = True) -> None:
+    """Train (if needed) and evaluate the chapter's models in parallel worker processes (:mod:`rilib.parallel`).
+
+    ``kind`` is ``"measure"`` (:func:`measure`), ``"cw_check"`` (:func:`cw_check`) or ``"theorems"``
+    (:func:`theorem_checks`); ``indices`` limits the models per cohort. Only jobs whose result is not cached yet
+    are run; the notebooks then read every result from the cache. Nothing is returned.
+    """
+    from . import parallel
+
+    if kind not in _JOBS:
+        raise ValueError(f"unknown job kind {kind!r}: one of {', '.join(_JOBS)}")
+    fname, keyfn = _JOBS[kind]
+    jobs = []
+    for name in names:
+        specs, _ = _specs(name, profile)
+        _, x, _ = eval_data(name, profile)
+        for i in (indices or {}).get(name, range(len(specs))):
+            if not zoo.cached_path(fname.format(name=name), keyfn(specs[i], x, profile)).exists():
+                jobs.append((kind, name, profile, i))
+    if jobs:
+        parallel.map_jobs(_job, jobs, desc=f"etmann {kind} ({profile})", progress=progress)
 
 
 def measured_cohort(name: str, profile: str) -> tuple[list[CohortModel], list[dict[str, Any]]]:
     """Every model of cohort ``name`` with its (cached) measurements on the cohort's evaluation points."""
+    prepare(profile, "measure", names=(name,))
     models = cohort(name, profile)
     _, x, _ = eval_data(name, profile)
     return models, [measure(cm, x, profile=profile, name=name) for cm in models]
+
+
+def shown_index(table) -> int:
+    """The model a one-model figure shows (Figs 4, 5): the median-λ model among the non-degenerate ones (the
+    paper does not say which model it shows)."""
+    ok = [i for i, d in enumerate(table.degenerate) if not d]
+    return ok[len(ok) // 2]
 
 
 def substitute_sentence(profile: str) -> str | None:

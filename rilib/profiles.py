@@ -87,7 +87,10 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
     "etmann_attacks": {
         "geometry_batch": {"ci": 64, "default": 100, "paper": 4},
         "bim_eps_range": {"ci": [0.1, 8.0], "default": [0.1, 8.0], "paper": [0.01, 20.0]},
-        "bim_n_eps": {"ci": 6, "default": 14, "paper": 40},
+        # BIM: smallest successful ε of a geometric grid, then `bim_refine` bisections of each example's own bracket
+        # (default: 6 grid values → brackets of ×2.4, refined to ×1.06)
+        "bim_n_eps": {"ci": 4, "default": 6, "paper": 12},
+        "bim_refine": {"ci": 2, "default": 4, "paper": 6},
         "bim_steps": {"ci": 5, "default": 10, "paper": 10},
         # CW: 100 steps × 3 binary-search steps at stepsize 0.1 gave a median within 2.5 % of 1000 × 5 at 0.01 on
         # an MNIST cohort model (64 points, 14 s vs 238 s); 50 × 3 overestimated it by 45 % (see the Fig 4/5 page).

@@ -30,7 +30,7 @@ from . import TRAIN_CODE_VERSION
 from . import models as _models
 from . import train as _train
 
-__all__ = ["ModelSpec", "ZooEntry", "get", "cache_dir", "REGIMES", "CorruptEntry"]
+__all__ = ["ModelSpec", "ZooEntry", "get", "cache_dir", "cached_arrays", "cached_path", "REGIMES", "CorruptEntry"]
 
 REGIMES: dict[str, type] = {
     "ce": _train.CrossEntropy,
@@ -272,6 +272,12 @@ def get(
     return ZooEntry(model.to(device).eval(), json.loads((path / "meta.json").read_text()), path, loaded=False)
 
 
+def cached_path(name: str, key: dict[str, Any]) -> Path:
+    """Where :func:`cached_arrays` keeps the result called ``name`` with ``key`` (it may not exist yet)."""
+    blob = json.dumps({"key": key, "v": TRAIN_CODE_VERSION}, sort_keys=True, default=_json_default)
+    return cache_dir() / "results" / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.npz"
+
+
 def cached_arrays(name: str, key: dict[str, Any], compute, *, recompute: bool = False) -> dict[str, Any]:
     """Memoise an expensive evaluation (attacks, geometry over a cohort) next to the models.
 
@@ -282,8 +288,7 @@ def cached_arrays(name: str, key: dict[str, Any], compute, *, recompute: bool = 
     """
     import numpy as np
 
-    blob = json.dumps({"key": key, "v": TRAIN_CODE_VERSION}, sort_keys=True, default=_json_default)
-    path = cache_dir() / "results" / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.npz"
+    path = cached_path(name, key)
     if path.exists() and not recompute:
         try:
             with np.load(path, allow_pickle=False) as f:

@@ -69,13 +69,17 @@ def test_gradient_line_search_finds_linear_boundary_exactly():
             assert torch.all(model(res.x_adv).argmax(1) != model(x).argmax(1))
 
 
-def test_grid_search_keeps_smallest_successful_epsilon_and_inf_on_failure():
+def _linear_case():
+    """12 points, a linear binary classifier through the origin and each point's exact distance ρ to its boundary."""
     g = torch.Generator().manual_seed(0)
     x = torch.rand(12, 10, generator=g)
     z = torch.randn(10, generator=g)
     z = z / z.norm()
-    model = toys.AffineBinary(z, 0.0)
-    rho = toys.affine_robustness(x, z)
+    return x, toys.AffineBinary(z, 0.0), toys.affine_robustness(x, z)
+
+
+def test_grid_search_keeps_smallest_successful_epsilon_and_inf_on_failure():
+    x, model, rho = _linear_case()
     grid = [0.01 * 1.1 ** k for k in range(80)]
     res = attacks.attack(model, x, method="fgm", bounds=(-10.0, 10.0), epsilons=grid)
     ok = rho < grid[-1]
@@ -85,6 +89,37 @@ def test_grid_search_keeps_smallest_successful_epsilon_and_inf_on_failure():
     tiny = attacks.attack(model, x, method="fgm", bounds=(-10.0, 10.0), epsilons=[1e-6, 2e-6])
     assert not tiny.success.any() and torch.isinf(tiny.l2).all() and torch.isinf(tiny.epsilon).all()
     assert math.isclose(tiny.failure_rate, 1.0)
+
+
+def test_refined_grid_search_brackets_the_boundary_per_example():
+    x, model, rho = _linear_case()
+    grid = [0.01 * 1.5 ** k for k in range(20)]
+    coarse = attacks.attack(model, x, method="fgm", bounds=(-10.0, 10.0), epsilons=grid)
+    fine = attacks.attack(model, x, method="fgm", bounds=(-10.0, 10.0), epsilons=grid, refine=10)
+    ok = rho < grid[-1]
+    assert ok.sum() >= 10
+    # still an upper bound on ρ (every reported ε succeeded), never above the grid's answer, and now within
+    # 1.5^(1/1024) of ρ instead of within one grid step
+    assert torch.all(fine.epsilon[ok] >= rho[ok] - 1e-5)
+    assert torch.all(fine.epsilon[ok] <= coarse.epsilon[ok] + 1e-7)
+    assert torch.all(fine.epsilon[ok] <= rho[ok] * 1.5 ** (1 / 1024) + 1e-5)
+    assert torch.all(fine.l2[ok] <= fine.epsilon[ok] + 1e-5)
+    with torch.no_grad():
+        assert torch.all(model(fine.x_adv[ok]).argmax(1) != model(x[ok]).argmax(1))
+    with pytest.raises(ValueError, match="grid"):
+        attacks.attack(model, x, method="fgm", bounds=(-10.0, 10.0), epsilons=0.5, refine=3)
+
+
+def test_refined_bim_batched_equals_one_at_a_time():
+    model, x = _mlp(), torch.rand(9, 8)
+    kw = dict(method="bim", bounds=(0.0, 1.0), epsilons=[0.05, 0.2, 0.8, 3.2], refine=4, steps=5)
+    a = attacks.attack(model, x, **kw)
+    b = attacks.attack(model, x, batch_size=1, **kw)
+    assert torch.equal(a.success, b.success)
+    assert torch.allclose(a.epsilon, b.epsilon)
+    assert torch.allclose(a.x_adv, b.x_adv, atol=1e-6)
+    grid = attacks.attack(model, x, method="bim", bounds=(0.0, 1.0), epsilons=[0.05, 0.2, 0.8, 3.2], steps=5)
+    assert torch.all(a.epsilon[a.success] <= grid.epsilon[a.success])
 
 
 def test_attack_batch_size_does_not_change_results():

@@ -52,6 +52,9 @@ def show(ax, img, title=None, signed=False):
 
 
 # %%
+# Train (first run only) and measure every model of both cohorts, one worker process per CPU core; results are
+# cached in the zoo and shared by every page of this chapter.
+etmann.prepare(profile)
 picked = {}
 for name in ("complex", "mnist"):
     models, meas = etmann.measured_cohort(name, profile)

@@ -74,9 +74,10 @@ for ax, name, title in ((axes[0], "complex", "Fig 2 — " + ("ImageNet" if profi
     t = t_all[~t_all.degenerate]
     for notion, label in etmann.ROBUSTNESS_NOTIONS.items():
         col = "M_rho_tilde" if notion == "rho_tilde" else f"M_{notion}"
-        xs = t[col].to_numpy()
-        finite = np.isfinite(xs)
-        ax.plot(xs[finite], t["M_alpha"].to_numpy()[finite], "o-", c=colors[notion], label=label, ms=4)
+        xs, ys = t[col].to_numpy(), t["M_alpha"].to_numpy()
+        order = np.argsort(xs)  # one point per model, joined in order of its robustness (not of λ)
+        order = order[np.isfinite(xs[order])]
+        ax.plot(xs[order], ys[order], "o-", c=colors[notion], label=label, ms=4)
         bad = t_all[t_all.degenerate]
         ax.plot(bad[col], bad["M_alpha"], "x", c="0.6", ms=6, label="degenerate model" if notion == "cw" and len(bad)
                 else None)

@@ -53,9 +53,8 @@ for name in ("mnist", "complex"):
                      "pearson(ρ̃, ρ_CW)": corr(stats.pearsonr, m["rho_tilde"], m["dist_cw"]),
                      "spearman(ρ̃, ρ_CW)": corr(stats.spearmanr, m["rho_tilde"], m["dist_cw"]),
                      "CW failures": 1 - np.isfinite(m["dist_cw"]).mean()})
-    ok = [i for i, d in enumerate(etmann.summarize(models, meas).degenerate) if not d]
-    shown = ok[len(ok) // 2]  # the median-λ model among the non-degenerate ones
-    data[name] = (models[shown], meas[shown])
+    shown = etmann.shown_index(etmann.summarize(models, meas))  # median-λ model among the non-degenerate ones
+    data[name] = (models[shown], meas[shown], shown)
 table = pd.DataFrame(rows)
 display(table.round(3))
 
@@ -63,7 +62,7 @@ display(table.round(3))
 fig, axes = plt.subplots(2, 2, figsize=(11, 9))
 for col, name, title in ((0, "complex", etmann.cohort_title("complex", profile)),
                          (1, "mnist", "MNIST")):
-    cm, m = data[name]
+    cm, m, _ = data[name]
     ok = np.isfinite(m["dist_cw"])
     r_a, s_a = corr(stats.pearsonr, m["rho_tilde"], m["alpha"]), corr(stats.spearmanr, m["rho_tilde"], m["alpha"])
     r_c, s_c = corr(stats.pearsonr, m["rho_tilde"], m["dist_cw"]), corr(stats.spearmanr, m["rho_tilde"], m["dist_cw"])
@@ -95,9 +94,10 @@ plt.show()
 # times more steps and binary-search steps; the ratio of the medians says how much the short run overestimates ρ.
 
 # %%
+etmann.prepare(profile, "cw_check", indices={name: [data[name][2]] for name in data})  # both in parallel (cached)
 check_rows = []
 for name in ("mnist", "complex"):
-    cm, _ = data[name]
+    cm, _, _ = data[name]
     _, x, _ = etmann.eval_data(name, profile)
     chk = etmann.cw_check(cm, x, profile=profile, name=name)
     ok = np.isfinite(chk["cw"]) & np.isfinite(chk["cw_long"])
