@@ -29,7 +29,8 @@ import torch
 from . import attacks, geometry, profiles, zoo
 
 __all__ = ["COHORTS", "cohort", "member", "measure", "cw_check", "theorem_checks", "prepare", "measured_cohort",
-           "summarize", "shown_index", "substitute_sentence", "CohortModel", "ROBUSTNESS_NOTIONS"]
+           "summarize", "shown_index", "substitute_sentence", "CohortModel", "ROBUSTNESS_NOTIONS",
+           "affine_exact_distance", "Shifted", "homogeneous_copy"]
 
 #: the paper's robustness notions, in the order of its Figures 2 and 3
 ROBUSTNESS_NOTIONS = {"rho_tilde": "linearized ρ̃", "gradient": "gradient attack", "bim": "L2 BIM", "cw": "CW L2"}
@@ -68,6 +69,7 @@ def _specs(name: str, profile: str) -> tuple[list[zoo.ModelSpec], list[float]]:
 def cohort(name: str, profile: str, *, device: str | None = None, progress: bool = True) -> list[CohortModel]:
     """Train (or load from the zoo) every model of cohort ``name`` (``"mnist"`` or ``"complex"``)."""
     specs, lams = _specs(name, profile)
+    zoo.prefetch(specs, device=device, progress=progress)  # the missing ones, in parallel
     ds = zoo.load_data(specs[0])
     out = []
     for spec, lam_paper in zip(specs, lams):
@@ -166,6 +168,39 @@ def homogeneous_copy(model: torch.nn.Module) -> torch.nn.Module:
             mod = m.get_submodule(mod_name) if mod_name else m
             getattr(mod, leaf).zero_()
     return m
+
+
+def affine_exact_distance(weight: torch.Tensor, bias: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+    """Exact L2 distance of each ``x`` to the decision boundary of the affine classifier Ψ(x) = W x + b.
+
+    ``x + δ`` is classified differently iff Ψ^j(x + δ) ≥ Ψ^{i*}(x + δ) for some j ≠ i*; each such set is a half
+    space, and the nearest point of a half space is the projection onto its hyperplane. So
+    ρ(x) = min_j max(0, Ψ^{i*}(x) − Ψ^j(x)) / ‖W_{i*} − W_j‖ — the setting of Lemma 1, where ρ = ρ̃ (eq. 8). Written
+    from the half-space argument, independently of :func:`rilib.geometry.geometry`, to check it.
+    """
+    logits = x @ weight.T + (bias if bias is not None else 0)
+    i = logits.argmax(1)
+    diff_w = weight[i][:, None, :] - weight[None, :, :]  # (B, C, d): W_{i*} − W_j
+    gap = logits.gather(1, i[:, None]) - logits  # Ψ^{i*} − Ψ^j ≥ 0
+    dist = gap.clamp_min(0) / diff_w.norm(dim=2).clamp_min(1e-300)
+    dist = dist.masked_fill(torch.nn.functional.one_hot(i, weight.shape[0]).bool(), float("inf"))
+    return dist.amin(1)
+
+
+class Shifted(torch.nn.Module):
+    """The same classifier expressed on shifted inputs x' = x − c: ``Shifted(model, c)(x − c) == model(x)``.
+
+    Sec 3.3 of Etmann et al.: robustness is a property of the classifier and does not change, but the alignment
+    α = |⟨x', ∇Ψ⟩|/‖∇Ψ‖ depends on the representation x' of the image.
+    """
+
+    def __init__(self, model: torch.nn.Module, shift: float | torch.Tensor):
+        super().__init__()
+        self.model = model
+        self.register_buffer("shift", torch.as_tensor(shift, dtype=next(model.parameters()).dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x + self.shift)
 
 
 def _theorem_key(spec_key: str, x: torch.Tensor) -> dict[str, Any]:

@@ -30,7 +30,8 @@ from . import TRAIN_CODE_VERSION
 from . import models as _models
 from . import train as _train
 
-__all__ = ["ModelSpec", "ZooEntry", "get", "cache_dir", "cached_arrays", "cached_path", "REGIMES", "CorruptEntry"]
+__all__ = ["ModelSpec", "ZooEntry", "get", "cache_dir", "cached_arrays", "cached_path", "prefetch", "REGIMES",
+           "CorruptEntry"]
 
 REGIMES: dict[str, type] = {
     "ce": _train.CrossEntropy,
@@ -270,6 +271,23 @@ def get(
     }
     path = _write_entry(root, spec.key, model, meta)
     return ZooEntry(model.to(device).eval(), json.loads((path / "meta.json").read_text()), path, loaded=False)
+
+
+def _train_job(spec: ModelSpec, device: str | None) -> str:
+    get(spec, device=device, progress=False)
+    return spec.key
+
+
+def prefetch(specs: list[ModelSpec], *, device: str | None = None, progress: bool = True) -> int:
+    """Train every spec of ``specs`` that has no intact cache entry yet, in parallel worker processes
+    (:func:`rilib.parallel.map_jobs`, one per CPU core); returns how many were trained. Loading stays with
+    :func:`get`. Entries that exist are not checked here (:func:`get` checks them when it loads them)."""
+    from . import parallel
+
+    todo = [s for s in {s.key: s for s in specs}.values() if not (cache_dir() / s.key / "meta.json").exists()]
+    if todo:
+        parallel.map_jobs(_train_job, [(s, device) for s in todo], desc="train", progress=progress)
+    return len(todo)
 
 
 def cached_path(name: str, key: dict[str, Any]) -> Path:

@@ -128,3 +128,16 @@ def test_cached_arrays_compute_once_and_survive_damage(cache):
         r3 = zoo.cached_arrays("demo", k, compute)
     assert len(calls) == 3 and np.array_equal(r3["a"], r1["a"])
     assert zoo.cached_arrays("demo", k, compute)["n"] == 7 and len(calls) == 3
+
+
+def test_prefetch_trains_missing_specs_in_workers_and_get_then_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("RILIB_CACHE", str(tmp_path))
+    monkeypatch.setenv("RILIB_WORKERS", "2")
+    specs = [zoo.ModelSpec(dataset="gaussian-toy", arch="toy_mlp", regime="ce", epochs=1, batch_size=50, seed=s,
+                           profile="test", data_kwargs={"n_per_class": 100, "n_test_per_class": 20, "seed": 0})
+             for s in (0, 1)]
+    assert zoo.prefetch(specs + specs[:1], progress=False) == 2  # duplicates trained once
+    assert zoo.prefetch(specs, progress=False) == 0
+    entries = [zoo.get(s, device="cpu") for s in specs]
+    assert all(e.loaded for e in entries)
+    assert entries[0].meta["key"] != entries[1].meta["key"]

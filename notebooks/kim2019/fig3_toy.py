@@ -68,6 +68,7 @@ def spec(eps: float | None, seed: int) -> zoo.ModelSpec:
 names = {"standard": None, "eps025": P.train_eps[0], "eps050": P.train_eps[1]}
 labels = {"standard": "standard", "eps025": f"adversarial, L2 ε = {P.train_eps[0]}",
           "eps050": f"adversarial, L2 ε = {P.train_eps[1]}"}
+zoo.prefetch([spec(e, s) for s in P.seeds for n, e in names.items()], device="cpu")  # missing ones, in parallel
 entries = {(n, s): zoo.get(spec(e, s), dataset=toy, device="cpu") for s in P.seeds for n, e in names.items()}
 
 # %% [markdown]
