@@ -95,6 +95,11 @@ plt.show()
 # c2: curvature of M[α] as a function of M[ρ̃]: the slope over the upper half of the robustness range divided by
 # the slope over the lower half (< 1: saturating, > 1: superlinear).
 # c3: for how many models the BIM and CW medians are below the gradient attack's median.
+#
+# The curvature of c2 rests on the 7 non-degenerate MNIST models and is fragile at this scale: at the default
+# profile, a build whose models were trained with two torch threads per process gave 1.41 (not saturating), one with
+# a single thread per worker process gave 0.88 (saturating) — only the floating-point summation order differs.
+# Read its verdict with that in mind.
 
 # %%
 def half_slope_ratio(t):
