@@ -32,6 +32,9 @@ __all__ = ["COHORTS", "cohort", "member", "measure", "cw_check", "theorem_checks
            "summarize", "shown_index", "substitute_sentence", "CohortModel", "ROBUSTNESS_NOTIONS",
            "affine_exact_distance", "Shifted", "homogeneous_copy"]
 
+#: data bounds of both cohorts' inputs (pixels in [0, 1]; the paper profile's ResNet-50 normalises internally)
+BOUNDS = (0.0, 1.0)
+
 #: the paper's robustness notions, in the order of its Figures 2 and 3
 ROBUSTNESS_NOTIONS = {"rho_tilde": "linearized ρ̃", "gradient": "gradient attack", "bim": "L2 BIM", "cw": "CW L2"}
 
@@ -92,7 +95,7 @@ def _measure_key(spec_key: str, x: torch.Tensor, profile: str, bounds) -> dict[s
             "bounds": list(bounds)}
 
 
-def measure(cm: CohortModel, x: torch.Tensor, *, profile: str, bounds: tuple[float, float] = (0.0, 1.0),
+def measure(cm: CohortModel, x: torch.Tensor, *, profile: str, bounds: tuple[float, float] = BOUNDS,
             name: str = "") -> dict[str, Any]:
     """Geometry and attack distances of one model on ``x`` (cached).
 
@@ -130,7 +133,7 @@ def _cw_check_key(spec_key: str, x: torch.Tensor, profile: str) -> dict[str, Any
             "attacks": P.etmann_attacks.to_dict(), "check": P.etmann_cw_check.to_dict()}
 
 
-def cw_check(cm: CohortModel, x: torch.Tensor, *, profile: str, bounds: tuple[float, float] = (0.0, 1.0),
+def cw_check(cm: CohortModel, x: torch.Tensor, *, profile: str, bounds: tuple[float, float] = BOUNDS,
              name: str = "") -> dict[str, Any]:
     """CW distances at the chapter's setting and with ``steps_factor``× more steps and more binary-search steps.
 
@@ -247,7 +250,7 @@ def member(name: str, profile: str, index: int, *, device: str | None = None,
 
 #: what :func:`prepare` can compute per model: function and cache-key builder
 _JOBS = {
-    "measure": ("etmann-{name}", lambda spec, x, profile: _measure_key(spec.key, x, profile, (0.0, 1.0))),
+    "measure": ("etmann-{name}", lambda spec, x, profile: _measure_key(spec.key, x, profile, BOUNDS)),
     "cw_check": ("etmann-cwcheck-{name}", lambda spec, x, profile: _cw_check_key(spec.key, x, profile)),
     "theorems": ("etmann-theorems-{name}", lambda spec, x, profile: _theorem_key(spec.key, x)),
 }

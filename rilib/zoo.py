@@ -279,9 +279,9 @@ def _train_job(spec: ModelSpec, device: str | None) -> str:
 
 
 def prefetch(specs: list[ModelSpec], *, device: str | None = None, progress: bool = True) -> int:
-    """Train every spec of ``specs`` that has no intact cache entry yet, in parallel worker processes
+    """Train every spec of ``specs`` that has no cache entry yet, in parallel worker processes
     (:func:`rilib.parallel.map_jobs`, one per CPU core); returns how many were trained. Loading stays with
-    :func:`get`. Entries that exist are not checked here (:func:`get` checks them when it loads them)."""
+    :func:`get`, which also checks (and if need be retrains) the entries that exist."""
     from . import parallel
 
     todo = [s for s in {s.key: s for s in specs}.values() if not (cache_dir() / s.key / "meta.json").exists()]
