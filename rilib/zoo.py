@@ -1,18 +1,20 @@
 """Train-or-load cache of models, content addressed by their spec.
 
 ``zoo.get(spec)`` returns a trained model: from the cache when an intact entry exists, else it trains one with
-:func:`rilib.train.fit` and stores it. The key is the SHA-256 of the canonical JSON of the spec (dataset and its
-options, architecture, regime, hyper-parameters, seed, profile) plus :data:`rilib.TRAIN_CODE_VERSION`, so any
-change of any field gives a new entry (the idea of showyourwork's cached steps).
+:func:`rilib.train.fit` and stores it. The key is built by :func:`rilib.cache.key`: the spec (dataset and its
+options, architecture, regime, hyper-parameters, seed, profile), the fingerprint of the data actually loaded
+(source and tensor digest), a digest of the training code (:data:`TRAIN_CODE`, docstrings ignored) and the library
+versions — so any change of any of them gives a new entry (the idea of showyourwork's cached steps).
 
 An entry is a folder ``<cache>/<key>/`` holding ``model.safetensors`` and ``meta.json`` (spec, final accuracy,
 train time, per-epoch history, the weights' SHA-256, library versions). Entries are written into a temporary
 folder and renamed into place, so a crash never leaves a half-written entry under the final name. On load the
 weights' hash is checked; a corrupt or partial entry is moved aside (``<key>.corrupt-<time>``, never deleted) and
-retrained. The cache folder is ``$RILIB_CACHE`` if set, else ``data/zoo/`` in the repository.
+retrained. The cache folder is :func:`rilib.cache.cache_dir`.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -26,12 +28,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import TRAIN_CODE_VERSION
+from . import cache as _cache
 from . import models as _models
 from . import train as _train
+from .cache import cache_dir
 
 __all__ = ["ModelSpec", "ZooEntry", "get", "cache_dir", "cached_arrays", "cached_path", "prefetch", "REGIMES",
-           "CorruptEntry"]
+           "CorruptEntry", "TRAIN_CODE", "load_data"]
+
+#: the modules a trained model depends on (their logic enters every model key, see :func:`rilib.cache.code_digest`)
+TRAIN_CODE = ("rilib.train", "rilib.models", "rilib.gradients", "rilib.attacks", "rilib.data", "rilib.zoo")
 
 REGIMES: dict[str, type] = {
     "ce": _train.CrossEntropy,
@@ -84,8 +90,8 @@ class ModelSpec:
     init_weights: str | None = None
 
     def canonical(self) -> dict[str, Any]:
+        """The spec as JSON-ready data, user weights replaced by their path and content hash."""
         d = asdict(self)
-        d["train_code_version"] = TRAIN_CODE_VERSION
         if self.init_weights:
             p = _resolve(self.init_weights)
             if not p.is_file():
@@ -94,10 +100,13 @@ class ModelSpec:
             d["init_weights"] = {"path": str(self.init_weights), "sha256": _sha256(p)}
         return d
 
+    def cache_key(self) -> _cache.Key:
+        """The full key: spec, data fingerprint, training-code digest, library versions."""
+        return _cache.key("model", spec=self.canonical(), data=_data_fingerprint(self), code=TRAIN_CODE)
+
     @property
     def key(self) -> str:
-        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), default=_json_default)
-        return hashlib.sha256(blob.encode()).hexdigest()[:20]
+        return self.cache_key().digest
 
     def make_regime(self):
         if self.regime not in REGIMES:
@@ -126,13 +135,6 @@ class ZooEntry:
         return self.meta.get("test_acc")
 
 
-def cache_dir() -> Path:
-    env = os.environ.get("RILIB_CACHE")
-    d = Path(env) if env else Path(__file__).resolve().parents[1] / "data" / "zoo"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -159,7 +161,7 @@ def _load_user_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return sd
 
 
-def _load_entry(path: Path, spec: ModelSpec, model: nn.Module) -> dict[str, Any]:
+def _load_entry(path: Path, key: str, model: nn.Module) -> dict[str, Any]:
     from safetensors.torch import load_file
 
     meta_p, w_p = path / "meta.json", path / "model.safetensors"
@@ -167,8 +169,8 @@ def _load_entry(path: Path, spec: ModelSpec, model: nn.Module) -> dict[str, Any]
         meta = json.loads(meta_p.read_text())
     except (OSError, ValueError) as e:
         raise CorruptEntry(f"{meta_p}: {e}") from e
-    if meta.get("key") != spec.key:
-        raise CorruptEntry(f"{meta_p}: key {meta.get('key')} != {spec.key}")
+    if meta.get("key") != key:
+        raise CorruptEntry(f"{meta_p}: key {meta.get('key')} != {key}")
     if not w_p.is_file() or _sha256(w_p) != meta.get("weights_sha256"):
         raise CorruptEntry(f"{w_p}: missing or its SHA-256 does not match meta.json")
     try:
@@ -210,9 +212,30 @@ def _resolve(path: str | os.PathLike) -> Path:
     return p if p.is_absolute() else _data.data_root() / p
 
 
+def _data_spec(spec: ModelSpec) -> tuple[str, str, int]:
+    return spec.dataset, _cache.canonical_json(spec.data_kwargs), spec.seed
+
+
+@functools.lru_cache(maxsize=8)
+def _load_data_cached(dataset: str, data_kwargs_json: str, seed: int, data_root: str):
+    return _load_data(dataset, json.loads(data_kwargs_json), seed)
+
+
+def _data_fingerprint(spec: ModelSpec) -> dict[str, Any]:
+    return load_data(spec).fingerprint()
+
+
 def load_data(spec: ModelSpec):
+    """The dataset ``spec`` trains on (loaded once per process and data folder)."""
     from . import data as _data
 
+    return _load_data_cached(*_data_spec(spec), str(_data.data_root()))
+
+
+def _load_data(dataset: str, data_kwargs: dict[str, Any], seed: int):
+    from . import data as _data
+
+    spec = ModelSpec(dataset=dataset, arch="", data_kwargs=data_kwargs, seed=seed)
     kw = dict(spec.data_kwargs)
     if "path" in kw:
         kw["path"] = _resolve(kw["path"])
@@ -233,23 +256,29 @@ def get(
 ) -> ZooEntry:
     """The model of ``spec``: loaded from the cache if an intact entry exists, else trained and stored.
 
-    ``dataset`` may pass an already loaded :class:`rilib.data.Dataset` (it must be what ``spec`` describes: it is
-    not part of the key). The returned model is in eval mode on ``device`` (default: CUDA when available).
+    ``dataset`` may pass an already loaded :class:`rilib.data.Dataset`; it must be the data ``spec`` describes
+    (its fingerprint is compared with the key's, a mismatch raises ``ValueError``). The returned model is in eval
+    mode on ``device`` (default: CUDA when available).
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     root = cache_dir()
-    path = root / spec.key
+    ckey = spec.cache_key()
+    if dataset is not None and dataset.fingerprint() != ckey.fields["data"]:
+        raise ValueError(f"zoo.get: the dataset passed ({dataset!r}) is not the data the spec describes "
+                         f"({spec.dataset}, {spec.data_kwargs}); drop dataset= to load it from the spec")
+    key = ckey.digest
+    path = root / key
     model = build_model(spec)
     if path.exists() and not retrain:
         try:
-            meta = _load_entry(path, spec, model)
+            meta = _load_entry(path, key, model)
             return ZooEntry(model.to(device).eval(), meta, path, loaded=True)
         except CorruptEntry as e:
             import warnings
 
             warnings.warn(f"zoo entry {path} is corrupt ({e}); moving it aside and retraining", stacklevel=2)
-            path.rename(root / f"{spec.key}.corrupt-{int(time.time())}")
-    ds = dataset if dataset is not None else load_data(spec)
+            path.rename(root / f"{key}.corrupt-{int(time.time())}")
+    ds = load_data(spec)
     torch.manual_seed(spec.seed)
     model = build_model(spec)  # re-create under the seed: initialisation is part of the spec
     if spec.init_weights:
@@ -264,12 +293,12 @@ def get(
         device=device, progress=progress, desc=f"{spec.arch}/{spec.regime}",
     )
     meta = {
-        "key": spec.key, "spec": spec.canonical(), "test_acc": res.test_acc, "train_seconds": res.seconds,
+        "key": key, "spec": spec.canonical(), "cache_key": ckey.to_dict(), "test_acc": res.test_acc, "train_seconds": res.seconds,
         "train_loss": res.train_loss, "train_acc": res.train_acc, "device": str(device),
         "torch": torch.__version__, "dataset_description": getattr(ds, "description", ""),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    path = _write_entry(root, spec.key, model, meta)
+    path = _write_entry(root, key, model, meta)
     return ZooEntry(model.to(device).eval(), json.loads((path / "meta.json").read_text()), path, loaded=False)
 
 
@@ -290,20 +319,22 @@ def prefetch(specs: list[ModelSpec], *, device: str | None = None, progress: boo
     return len(todo)
 
 
-def cached_path(name: str, key: dict[str, Any]) -> Path:
+def cached_path(name: str, key: _cache.Key) -> Path:
     """Where :func:`cached_arrays` keeps the result called ``name`` with ``key`` (it may not exist yet)."""
-    blob = json.dumps({"key": key, "v": TRAIN_CODE_VERSION}, sort_keys=True, default=_json_default)
-    return cache_dir() / "results" / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.npz"
+    if not isinstance(key, _cache.Key):
+        raise TypeError("cached results are keyed by rilib.cache.key(...), not a plain dict")
+    return cache_dir() / "results" / f"{name}-{key.digest}.npz"
 
 
-def cached_arrays(name: str, key: dict[str, Any], compute, *, recompute: bool = False) -> dict[str, Any]:
+def cached_arrays(name: str, key: _cache.Key, compute, *, recompute: bool = False) -> dict[str, Any]:
     """Memoise an expensive evaluation (attacks, geometry over a cohort) next to the models.
 
-    ``compute()`` must return a dict of numpy arrays / numbers; it is stored as
-    ``<cache>/results/<name>-<hash(key, TRAIN_CODE_VERSION)>.npz`` (written atomically, read with
-    ``allow_pickle=False``). A damaged file is recomputed. ``key`` must contain everything the result depends on
-    (model keys, sizes, attack settings).
+    ``compute()`` must return a dict of numpy arrays / numbers; it is stored as ``<cache>/results/<name>-<digest>.npz``
+    (written atomically, read with ``allow_pickle=False``). A damaged file is recomputed. ``key`` comes from
+    :func:`rilib.cache.key` and must hold everything the result depends on (model key, inputs, settings, code).
     """
+    import io
+
     import numpy as np
 
     path = cached_path(name, key)
@@ -316,14 +347,7 @@ def cached_arrays(name: str, key: dict[str, Any], compute, *, recompute: bool = 
 
             warnings.warn(f"cached result {path} is unreadable ({e}); recomputing", stacklevel=2)
     out = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{k: np.asarray(v) for k, v in out.items()})
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v) for k, v in out.items()})
+    _cache.atomic_write(path, buf.getvalue())
     return out

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from rilib import attacks, toys
+from rilib import attacks, geometry
 
 
 def _mlp(d=8, c=3, seed=0):
@@ -59,8 +59,8 @@ def test_gradient_line_search_finds_linear_boundary_exactly():
     z = torch.randn(20, generator=g)
     z = z / z.norm()
     for b in (0.0, float(-(x @ z).median()) + 1e-3):
-        model = toys.AffineBinary(z, b)
-        rho = toys.affine_robustness(x, z, b)
+        model = geometry.AffineBinary(z, b)
+        rho = geometry.affine_distance(model.weight, model.bias, x)
         res = attacks.attack(model, x, method="gradient", bounds=(-10.0, 10.0))
         assert res.success.all()
         assert torch.allclose(res.l2, rho, rtol=1e-4, atol=1e-5)
@@ -75,7 +75,8 @@ def _linear_case():
     x = torch.rand(12, 10, generator=g)
     z = torch.randn(10, generator=g)
     z = z / z.norm()
-    return x, toys.AffineBinary(z, 0.0), toys.affine_robustness(x, z)
+    model = geometry.AffineBinary(z, 0.0)
+    return x, model, geometry.affine_distance(model.weight, model.bias, x)
 
 
 def test_grid_search_keeps_smallest_successful_epsilon_and_inf_on_failure():

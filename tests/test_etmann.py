@@ -1,4 +1,4 @@
-"""The Etmann chapter's checks in rilib.etmann: Lemma 1 on affine classifiers, the Sec 3.3 representation shift,
+"""The Etmann chapter's checks (rilib.papers.etmann2019, rilib.geometry.affine): Lemma 1 on affine classifiers, the Sec 3.3 representation shift,
 and the per-model theorem checks (Theorem 1, Lemma 2, Theorems 2/3) with their cache."""
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from rilib import etmann, geometry, zoo
-from rilib.models import EtmannSmallNet, SmallResNet
+from rilib.papers import etmann2019 as etmann
+from rilib import geometry, zoo
+from rilib.models import EtmannSmallNet, Shifted, SmallResNet
 
 
 @pytest.mark.parametrize("with_bias", [True, False])
@@ -17,7 +18,7 @@ def test_affine_exact_distance_is_the_distance_to_the_boundary_and_equals_rho_ti
     lin = nn.Linear(12, 5, bias=with_bias).double().eval()
     x = torch.randn(40, 12, dtype=torch.float64)
     W, b = lin.weight.detach(), (lin.bias.detach() if with_bias else None)
-    rho = etmann.affine_exact_distance(W, b, x)
+    rho = geometry.affine_distance(W, b, x)
     pred = lin(x).argmax(1)
     # no perturbation shorter than ρ changes the class (random directions, radius just below ρ) ...
     u = torch.randn(40, 2000, 12, dtype=torch.float64)
@@ -44,7 +45,7 @@ def test_shifted_model_is_the_same_classifier_with_the_same_robustness_but_anoth
     model = EtmannSmallNet().double().eval()
     x = torch.rand(16, 1, 28, 28, dtype=torch.float64)
     c = float(x.mean())
-    shifted = etmann.Shifted(model, c)
+    shifted = Shifted(model, c)
     torch.testing.assert_close(shifted(x - c), model(x), rtol=1e-12, atol=1e-12)
     before, after = geometry.geometry(model, x), geometry.geometry(shifted, x - c)
     torch.testing.assert_close(after.rho_tilde, before.rho_tilde, rtol=1e-10, atol=0)

@@ -30,7 +30,8 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 
-from rilib import etmann, geometry, plotting, results
+from rilib.papers import etmann2019 as etmann
+from rilib import geometry, plotting, results
 
 plotting.setup()
 rec = results.Recorder("etmann2019/fig1_fig10_saliency", profile=profile)

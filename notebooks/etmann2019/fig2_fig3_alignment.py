@@ -42,7 +42,8 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 from scipy import stats
 
-from rilib import etmann, plotting, profiles, results
+from rilib.papers import etmann2019 as etmann
+from rilib import plotting, profiles, results
 
 plotting.setup()
 rec = results.Recorder("etmann2019/fig2_fig3_alignment", profile=profile)

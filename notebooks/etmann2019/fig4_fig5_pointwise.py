@@ -31,7 +31,8 @@ import torch
 from IPython.display import display
 from scipy import stats
 
-from rilib import etmann, geometry, plotting, results
+from rilib.papers import etmann2019 as etmann
+from rilib import geometry, plotting, results
 
 plotting.setup()
 rec = results.Recorder("etmann2019/fig4_fig5_pointwise", profile=profile)

@@ -40,7 +40,8 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 from scipy import stats
 
-from rilib import etmann, plotting, results
+from rilib.papers import etmann2019 as etmann
+from rilib import plotting, results
 
 plotting.setup()
 rec = results.Recorder("etmann2019/fig6_fig9_bounds", profile=profile)

@@ -40,7 +40,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from rilib import attacks, geometry, plotting, profiles, results, toys
+from rilib import attacks, geometry, plotting, profiles, results
 
 plotting.setup()
 P = profiles.get(profile).etmann_toy
@@ -53,7 +53,7 @@ x = torch.rand(n, d, generator=g)
 z = torch.randn(d, generator=g) + 0.2
 z = z / z.norm()  # unit z keeps the logits O(1): a saturated softmax would zero the attacks' loss gradient
 b = float(-(x @ z).median())
-linear, affine = toys.AffineBinary(z, 0.0), toys.AffineBinary(z, b)
+linear, affine = geometry.AffineBinary(z, 0.0), geometry.AffineBinary(z, b)
 print(f"d = {d}, n = {n}, ‖z‖ = {z.norm():.3f}, b = {b:.3f}, |b|/‖z‖ = {abs(b) / z.norm():.4f}")
 
 # %% [markdown]
@@ -61,7 +61,7 @@ print(f"d = {d}, n = {n}, ‖z‖ = {z.norm():.3f}, b = {b:.3f}, |b|/‖z‖ = {
 
 # %%
 geo_lin = geometry.geometry(linear, x)
-rho_lin = toys.affine_robustness(x, z, 0.0)
+rho_lin = geometry.affine_distance(linear.weight, linear.bias, x)
 cos_delta = (x @ z) / (x.norm(dim=1) * z.norm())
 checks = {
     "α vs closed-form ρ": (geo_lin.alpha - rho_lin).abs().max() / rho_lin.abs().max(),
@@ -78,7 +78,7 @@ rec("linear_max_rel_err", max(float(v) for v in checks.values()), fmt="{:.2e}")
 
 # %%
 geo_aff = geometry.geometry(affine, x)
-rho_aff = toys.affine_robustness(x, z, b)
+rho_aff = geometry.affine_distance(affine.weight, affine.bias, x)
 bound4 = geo_aff.alpha + abs(b) / z.norm()
 xi = x + b * z / z.norm() ** 2
 alpha_xi = geometry.geometry(affine, xi).alpha
@@ -110,7 +110,7 @@ torch.set_default_dtype(torch.float32)
 xa = x[: P.n_attacked].float()
 att = {}
 for name, bb, rho in (("linear", 0.0, rho_lin), ("affine", b, rho_aff)):
-    m = toys.AffineBinary(z.float(), bb)
+    m = geometry.AffineBinary(z.float(), bb)
     r = rho[: P.n_attacked].float()
     grad_att = attacks.attack(m, xa, method="gradient", bounds=(-10.0, 10.0))
     ddn = attacks.attack(m, xa, method="ddn", bounds=(-10.0, 10.0), steps=P.attack_steps)

@@ -38,7 +38,8 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from rilib import attacks, etmann, geometry, plotting, results
+from rilib.papers import etmann2019 as etmann
+from rilib import attacks, geometry, models, plotting, results
 
 plotting.setup()
 rec = results.Recorder("etmann2019/theorems", profile=profile)
@@ -94,7 +95,7 @@ display({k: v for k, v in rec.values.items()})
 # ## Lemma 1 and Sec 2.2.2: affine and linear classifiers (float64)
 # For an affine multi-class classifier Ψ(x) = Wx + b the decision cell is convex, and the exact distance to its
 # boundary, ρ, is the distance to the nearest half space {Ψ^j ≥ Ψ^{i*}} (computed here independently of the kernel by
-# `etmann.affine_exact_distance`). Lemma 1: ρ = ρ̃. Without bias (linear), also ρ = α†; for the binary linear
+# `geometry.affine_distance`). Lemma 1: ρ = ρ̃. Without bias (linear), also ρ = α†; for the binary linear
 # classifier Ψ = (⟨x, z⟩, −⟨x, z⟩), α = α†. No attack may find a perturbation smaller than the exact ρ: we check that
 # Foolbox's DDN never does, and how close it gets.
 
@@ -105,7 +106,7 @@ for with_bias in (True, False):
     lin = torch.nn.Linear(50, 10, bias=with_bias).double().eval()
     xs = torch.randn(200, 50, dtype=torch.float64)
     geo = geometry.geometry(lin, xs)
-    exact = etmann.affine_exact_distance(lin.weight.detach(), lin.bias.detach() if with_bias else None, xs)
+    exact = geometry.affine_distance(lin.weight.detach(), lin.bias.detach() if with_bias else None, xs)
     lemma1[f"rho_tilde_{'affine' if with_bias else 'linear'}"] = float(((geo.rho_tilde - exact).abs() / exact).max())
     if not with_bias:
         lemma1["alpha_dagger_linear"] = float(((geo.alpha_dagger - exact).abs() / exact).max())
@@ -146,7 +147,7 @@ print(f"max |α − |Pearson|| over {len(xc)} images: {rec.values['def2_pearson_
 # %% [markdown]
 # ## Sec 3.3: alignment depends on the representation, robustness does not
 # Each MNIST model is re-expressed on shifted inputs x' = x − c (c = the training set's mean pixel value) by
-# `etmann.Shifted`, which computes exactly the same classifier. M[ρ̃] must not change; M[α] does.
+# `models.Shifted`, which computes exactly the same classifier. M[ρ̃] must not change; M[α] does.
 
 # %%
 ds_m, x_m, _ = etmann.eval_data("mnist", profile)
@@ -155,7 +156,7 @@ rows33 = []
 for cm in etmann.cohort("mnist", profile):
     m64 = copy.deepcopy(cm.model).double().eval()
     before = geometry.geometry(m64, x_m.double())
-    after = geometry.geometry(etmann.Shifted(m64, c), x_m.double() - c)
+    after = geometry.geometry(models.Shifted(m64, c), x_m.double() - c)
     rows33.append({"lam_paper": cm.lam_paper, "M[ρ̃] on x": float(before.rho_tilde.median()),
                    "M[ρ̃] on x − c": float(after.rho_tilde.median()),
                    "max |Δρ̃|/ρ̃": float(((after.rho_tilde - before.rho_tilde).abs() / before.rho_tilde).max()),

@@ -39,7 +39,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from rilib import attacks, data, plotting, profiles, results, toys, zoo
+from rilib import attacks, data, geometry, plotting, profiles, results, zoo
 
 plotting.setup()
 P = profiles.get(profile).kim_toy
@@ -49,7 +49,7 @@ plotting.page_header(profile, "kim_toy")
 # %%
 toy = data.make_gaussian_toy(n_per_class=P.n_per_class, n_test_per_class=P.n_test_per_class, seed=0)
 print(toy.description)
-high_var, low_var = toys.principal_directions(torch.tensor(data.GAUSSIAN_TOY_COV))
+high_var, low_var = geometry.principal_directions(torch.tensor(data.GAUSSIAN_TOY_COV))
 print("high-variance direction", high_var.numpy().round(4), " low-variance direction", low_var.numpy().round(4))
 
 
@@ -82,8 +82,8 @@ for (n, s), entry in entries.items():
     m = entry.model
     res = attacks.attack(m, x2, torch.ones(len(x2), dtype=torch.long), method="bim", bounds=toy.bounds,
                          epsilons=P.attack_eps, steps=P.attack_steps, rel_stepsize=2.5 / P.attack_steps)
-    pts, valid = toys.boundary_points(m, x2, -x2)
-    tilt = toys.boundary_tilt(m, pts[valid], high_var)
+    pts, valid = geometry.boundary_points(m, x2, -x2)
+    tilt = geometry.boundary_tilt(m, pts[valid], high_var)
     # distance of each adversarial example to the nearest class-1 training point: does it land on the data?
     d_near = torch.cdist(res.x_adv, toy.x_train[toy.y_train == 0]).min(1).values
     rows.append({"model": n, "seed": s, "test acc": entry.test_acc, "attack success": float(res.success.float().mean()),
@@ -121,7 +121,7 @@ ax.set_title("training data")
 ax.legend(loc="upper left", markerscale=4)
 for ax, n in zip([axes[0, 1], axes[1, 0], axes[1, 1]], names):
     m = entries[(n, P.seeds[0])].model
-    xx, yy, cls, _ = toys.decision_grid(m, lim_x, lim_y, n=P.grid)
+    xx, yy, cls, _ = geometry.decision_grid(m, lim_x, lim_y, n=P.grid)
     ax.contourf(xx, yy, cls, levels=[-0.5, 0.5, 1.5], colors=[plotting.PALETTE["region0"], plotting.PALETTE["region1"]])
     ax.contour(xx, yy, cls, levels=[0.5], colors="k", linewidths=0.8)
     ax.scatter(*xt[yt == 0].T, s=2, c=plotting.PALETTE["class0"])

@@ -33,57 +33,16 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, jvp
 
+from ..gradients import check_batch_independent, input_grad
+
 __all__ = [
     "Geometry",
     "bias_names",
     "bias_term",
     "class_gradients",
     "geometry",
+    "homogeneous_copy",
 ]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# checks
-# ----------------------------------------------------------------------------------------------------------------
-def _check_batch_independent(model: nn.Module) -> None:
-    """Raise ``ValueError`` if examples of a batch would influence each other's outputs.
-
-    That is the case for a BatchNorm layer in training mode, and for one without running statistics
-    (``track_running_stats=False``), which normalises with batch statistics even in eval mode.
-    """
-    for name, module in model.named_modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            if module.training:
-                raise ValueError(
-                    f"BatchNorm layer {name!r} is in training mode: examples in a batch interact, so the per-class "
-                    "gradients of summed logits are not per-example gradients. Call model.eval() first."
-                )
-            if module.running_mean is None or module.running_var is None:
-                raise ValueError(
-                    f"BatchNorm layer {name!r} has no running statistics (track_running_stats=False) and normalises "
-                    "with batch statistics even in eval mode, so examples in a batch interact."
-                )
-
-
-def _as_class_index(classes: Sequence[int] | Tensor | None, batch: int, n_classes: int, device: torch.device
-                    ) -> Tensor:
-    """Normalise ``classes`` to an int64 tensor of shape (B, K) on ``device``."""
-    if classes is None:
-        idx = torch.arange(n_classes, device=device)
-    else:
-        idx = torch.as_tensor(classes, device=device)
-        if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
-            raise TypeError(f"classes must be integer indices, got dtype {idx.dtype}")
-        idx = idx.to(torch.int64)
-    if idx.dim() == 0:
-        idx = idx.reshape(1)
-    if idx.dim() == 1:
-        idx = idx.unsqueeze(0).expand(batch, -1)
-    if idx.dim() != 2 or idx.shape[0] != batch:
-        raise ValueError(f"classes must have shape (K,) or (B, K) with B={batch}, got {tuple(idx.shape)}")
-    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n_classes):
-        raise ValueError(f"class indices must lie in [0, {n_classes}), got {idx.min().item()}..{idx.max().item()}")
-    return idx
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -98,11 +57,9 @@ def class_gradients(
 ) -> tuple[Tensor, Tensor]:
     r"""Logits and class-logit input gradients :math:`\nabla_x\Psi^c(x)` for a whole batch.
 
-    The gradient of class :math:`c` for every example is obtained by one backward pass of
-    ``logits[:, c].sum()``. This is exact because, for a model whose examples do not interact, the derivative of
-    :math:`\sum_b \Psi^c(x_b)` with respect to :math:`x_b` is :math:`\nabla\Psi^c(x_b)`. So the model must be in eval
-    mode if it contains BatchNorm layers (otherwise a ``ValueError`` is raised). The forward pass is shared by all
-    classes; there is no loop over examples.
+    A thin view of :func:`rilib.gradients.input_grad` (one forward pass, one backward pass of
+    ``logits[:, c].sum()`` per class; exact because examples of a batch do not interact, so the model must be in
+    eval mode if it contains BatchNorm layers — otherwise a ``ValueError`` is raised).
 
     Parameters
     ----------
@@ -110,54 +67,32 @@ def class_gradients(
         Maps a batch ``x`` of shape (B, ...) to logits of shape (B, C).
     x : Tensor
         Input batch, shape (B, ...). If ``x`` already requires grad it is used as is (so ``create_graph=True``
-        keeps its graph); otherwise a detached copy that requires grad is used.
+        keeps its graph).
     classes : sequence of int or Tensor, optional
-        Which logits to differentiate. ``None`` (default): all C classes. A sequence / 1-D tensor of K indices:
-        the same K classes for every example. A (B, K) integer tensor: per-example classes, entry ``[b, k]`` being
-        the class whose gradient is returned at ``[b, k]`` (one backward pass per column k).
+        ``None`` (default): all C classes. A sequence / 1-D tensor of K indices: the same K classes for every
+        example. A (B, K) integer tensor: per-example classes, entry ``[b, k]`` being the class whose gradient is
+        returned at ``[b, k]``.
     create_graph : bool, default False
-        Keep the graph of the gradients, e.g. to differentiate a function of them with respect to the model's
-        parameters (double backpropagation). When False the returned tensors are detached.
+        Keep the graph of the gradients (double backpropagation). When False the returned tensors are detached.
 
     Returns
     -------
     logits : Tensor
-        Shape (B, C), all logits :math:`\Psi(x)`.
+        Shape (B, C).
     grads : Tensor
-        Shape (B, K, \*x.shape[1:]) with K = C when ``classes`` is None: ``grads[b, k]`` is
-        :math:`\nabla_x \Psi^{c_{bk}}(x_b)`, the saliency map of Definition 3 / eq. (7) for the predicted class.
-
-    Raises
-    ------
-    ValueError
-        If a BatchNorm layer is in training mode or has no running statistics, if the logits are not (B, C), or if
-        ``classes`` is malformed.
+        Shape (B, K, \*x.shape[1:]): ``grads[b, k]`` is :math:`\nabla_x \Psi^{c_{bk}}(x_b)`, the saliency map of
+        Definition 3 / eq. (7) for the predicted class.
     """
-    _check_batch_independent(model)
-    with torch.enable_grad():
-        xin = x if x.requires_grad else x.detach().requires_grad_(True)
-        logits = model(xin)
-        if logits.dim() != 2 or logits.shape[0] != x.shape[0]:
-            raise ValueError(f"model must return logits of shape (B, C), got {tuple(logits.shape)}")
-        idx = _as_class_index(classes, x.shape[0], logits.shape[1], x.device)
-        n_cols = idx.shape[1]
-        grads: list[Tensor] = []
-        for k in range(n_cols):
-            selected = logits.gather(1, idx[:, k : k + 1]).sum()
-            (grad,) = torch.autograd.grad(
-                selected,
-                xin,
-                retain_graph=create_graph or k < n_cols - 1,
-                create_graph=create_graph,
-                allow_unused=True,
-            )
-            if grad is None:  # the logit does not depend on x at all
-                grad = torch.zeros_like(xin)
-            grads.append(grad)
-    out = torch.stack(grads, dim=1) if grads else x.new_zeros((x.shape[0], 0, *x.shape[1:]))
-    if not create_graph:
-        return logits.detach(), out.detach()
-    return logits, out
+    if classes is None:
+        target = "all"
+    else:
+        target = torch.as_tensor(classes, device=x.device)
+        if target.dim() == 0:
+            target = target.reshape(1)
+        if target.dim() == 1:  # K classes for every example (input_grad reads a length-B vector per example)
+            target = target.unsqueeze(0).expand(x.shape[0], -1)
+    grads, logits = input_grad(model, x, target, create_graph=create_graph, return_logits=True, per_column=True)
+    return logits, grads
 
 
 def bias_names(model: nn.Module) -> list[str]:
@@ -236,7 +171,7 @@ def bias_term(
         If a BatchNorm layer is in training mode or without running statistics, a name is unknown, or ``method`` is
         not one of the two above.
     """
-    _check_batch_independent(model)
+    check_batch_independent(model)
     if method not in ("forward", "reverse"):
         raise ValueError(f"method must be 'forward' or 'reverse', got {method!r}")
     available = dict(model.named_parameters())
@@ -583,3 +518,17 @@ def geometry(
         parts = [c[name] for c in chunks]
         merged[name] = None if parts[0] is None else torch.cat(parts, dim=0)  # type: ignore[arg-type]
     return Geometry(**merged)  # type: ignore[arg-type]
+
+
+def homogeneous_copy(model: nn.Module) -> nn.Module:
+    """A float64 copy of ``model`` with every bias of :func:`bias_names` (BatchNorm running means included) set to
+    zero: Lemma 2's setting, a positively one-homogeneous network whose ρ̃ equals α† (eq. 12)."""
+    import copy
+
+    m = copy.deepcopy(model).double().eval()
+    with torch.no_grad():
+        for n in bias_names(m):
+            mod_name, _, leaf = n.rpartition(".")
+            mod = m.get_submodule(mod_name) if mod_name else m
+            getattr(mod, leaf).zero_()
+    return m

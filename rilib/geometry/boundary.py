@@ -1,9 +1,5 @@
-"""Toy models and 2-D decision-boundary geometry.
+"""Decision boundaries of 2-class networks, for the toy figures.
 
-* :class:`AffineBinary` — the binary linear / affine classifier of Etmann et al. (2019), Sec 2.1 and the poster's
-  "simple toy example", written as a two-logit network (Ψ, −Ψ) so the multi-class machinery (geometry kernel,
-  Foolbox) applies unchanged.
-* :func:`affine_robustness` — its exact robustness ρ(x) = |⟨x, z⟩ + b| / ‖z‖ (eq. 2 / Sec 2.1).
 * :func:`boundary_points` / :func:`boundary_tilt` — where a 2-class network's decision boundary crosses segments,
   and the angle of its normal to a direction (Kim et al. 2019, Fig 3b: "the boundary is tilted along directions of
   low variance").
@@ -14,29 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["AffineBinary", "affine_robustness", "boundary_points", "boundary_tilt", "decision_grid",
-           "principal_directions"]
+from ..gradients import input_grad
+from ..search import bisect
 
-
-class AffineBinary(nn.Module):
-    """Binary classifier F(x) = sgn(Ψ(x)), Ψ(x) = ⟨x, z⟩ + b, as logits (Ψ, −Ψ): class 0 iff Ψ(x) > 0.
-
-    With ``b = 0`` it is linear (positively homogeneous), the case where robustness and alignment coincide.
-    """
-
-    def __init__(self, z: torch.Tensor, b: float = 0.0):
-        super().__init__()
-        self.z = nn.Parameter(z.detach().clone().flatten(), requires_grad=False)
-        self.bias = nn.Parameter(torch.tensor(float(b), dtype=z.dtype), requires_grad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        psi = x.flatten(1) @ self.z + self.bias
-        return torch.stack([psi, -psi], dim=1)
-
-
-def affine_robustness(x: torch.Tensor, z: torch.Tensor, b: float = 0.0) -> torch.Tensor:
-    """Exact ρ(x) = |⟨x, z⟩ + b| / ‖z‖ of :class:`AffineBinary` (Etmann et al. eq. 2 and Sec 2.1)."""
-    return (x.flatten(1) @ z.flatten() + b).abs() / z.norm()
+__all__ = ["boundary_points", "boundary_tilt", "decision_grid", "principal_directions"]
 
 
 def _margin(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -53,13 +30,12 @@ def boundary_points(model: nn.Module, a: torch.Tensor, b: torch.Tensor, *, iters
     with torch.no_grad():
         fa, fb = _margin(model, a), _margin(model, b)
         valid = (fa * fb) < 0
-        lo, hi = torch.zeros_like(fa), torch.ones_like(fa)
-        for _ in range(iters):
-            mid = (lo + hi) / 2
-            fm = _margin(model, a + mid[:, None] * (b - a))
-            same = (fm * fa) > 0
-            lo = torch.where(same, mid, lo)
-            hi = torch.where(same, hi, mid)
+
+        def crossed(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+            pa = a[idx]
+            return (_margin(model, pa + t[:, None] * (b[idx] - pa)) * fa[idx]) <= 0
+
+        lo, hi = bisect(crossed, torch.zeros_like(fa), torch.ones_like(fa), steps=iters)
         return a + ((lo + hi) / 2)[:, None] * (b - a), valid
 
 
@@ -69,9 +45,7 @@ def boundary_tilt(model: nn.Module, points: torch.Tensor, direction: torch.Tenso
     With ``direction`` the data's high-variance direction, 0° means the boundary cuts the data manifold at a right
     angle (no tilt) and 90° that it runs along it (Kim et al. 2019, Fig 3a).
     """
-    x = points.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        (g,) = torch.autograd.grad(_margin(model, x).sum(), x)
+    g = input_grad(model, points, 0, objective=lambda logits, _: logits[:, 1] - logits[:, 0])
     n = g / g.norm(dim=1, keepdim=True).clamp_min(1e-12)
     d = direction / direction.norm()
     cos = (n @ d).abs().clamp(max=1.0)
