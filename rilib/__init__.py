@@ -2,25 +2,26 @@
 
 Modules
 -------
-profiles   the one table of sizes (``ci`` / ``default`` / ``paper``)
-data       offline dataset loaders (MNIST, Fashion-MNIST, CIFAR-10, image folders, toys)
-models     the papers' architectures
-train      one training loop; regimes are loss functions
-zoo        train-or-load cache of models, keyed by a hash of their spec
-attacks    one attack entry point (Foolbox 3 + an in-house PGD used for training)
-geometry   batched α, α†, ρ̃, β and the bound terms of Etmann et al. (2019)
-results    recorded numbers and the claims ledger
-plotting   one figure style
-runner     papermill over all notebooks, then Jupyter Book
+profiles          the one table of sizes (``ci`` / ``default`` / ``paper``)
+cache             the one cache-key builder (spec, data fingerprint, code digest, versions), atomic writes, folder
+data/             offline dataset loaders (MNIST, Fashion-MNIST, CIFAR-10, image folders, the Gaussian toy)
+models            the papers' architectures
+gradients         the one input-gradient helper (saliency, double backprop, penalties)
+search            the one per-example bisection (ε searches, line searches, boundary points)
+train/            one training loop (``loop``); regimes are loss functions (``regimes``)
+zoo               train-or-load cache of models, keyed by a hash of their spec; cached evaluations
+attacks/          one attack entry point (Foolbox 3 + an in-house PGD used for training)
+geometry/         α, α†, ρ̃, β and the bound terms of Etmann et al. (2019), affine toys, 2-D decision boundaries
+evaluation/       statistics that verdicts read and their bootstrap intervals
+papers/<paper>/   one folder per paper: its cohorts, jobs and claim statistics (shared modules never import it)
+parallel          independent jobs in worker processes, and progress lines for the runner
+results           recorded numbers and the claims ledger
+plotting          one figure style
+runner            papermill over all notebooks, then Jupyter Book (``python -m rilib.runner``)
+
+Importing ``rilib`` imports none of them and changes nothing in the environment; ``from rilib import geometry``
+(or ``import rilib.attacks``) loads a submodule on demand.
 """
 from __future__ import annotations
-
-import os as _os
-
-# Foolbox imports GitPython, which otherwise needs the `git` program on PATH.
-_os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-# Takes effect only if rilib is imported before torch (the runner and `make` also set it for notebook kernels):
-# spinning OpenMP threads make small torch ops ~100x slower when another process shares the CPU.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"

@@ -11,16 +11,110 @@ several processes) and the number of CPU cores otherwise. With one worker, jobs 
 Jobs communicate only through the caches of :mod:`rilib.zoo` (atomic writes), so a job must be a module-level
 function whose result is cheap to pickle; the caller reloads the heavy results from the cache afterwards.
 Results are reproducible for a given machine and worker count (thread count changes float summation order).
+
+Progress outside the notebook: when ``$RILIB_PROGRESS`` names a file (:mod:`rilib.runner` sets it for every
+papermill kernel), :func:`report` appends one short line to it per finished job (here) and per training epoch
+(:func:`rilib.train.fit`), and the tqdm bars are switched off so that executed notebooks stay free of them; the
+runner prints those lines in the terminal while the notebook runs.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
-__all__ = ["workers", "map_jobs"]
+__all__ = ["workers", "map_jobs", "report", "reporting", "duration", "progress_bar"]
+
+#: environment variable naming the file that :func:`report` appends progress lines to
+PROGRESS_ENV = "RILIB_PROGRESS"
+
+
+def reporting() -> bool:
+    """Whether progress goes to a ``$RILIB_PROGRESS`` file (then callers show no tqdm bar)."""
+    return bool(os.environ.get(PROGRESS_ENV))
+
+
+def report(line: str) -> None:
+    """Append ``line`` to the file named by ``$RILIB_PROGRESS``; does nothing when the variable is unset.
+
+    One ``O_APPEND`` write per line, so worker processes may report concurrently. Never raises: progress is
+    cosmetic and must not break a computation.
+    """
+    path = os.environ.get(PROGRESS_ENV)
+    if not path:
+        return
+    data = (" ".join(line.split()) + "\n").encode("utf-8", "replace")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, *args, **kwargs) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(*, total: int, desc: str, show: bool = True, **kwargs: Any):
+    """A ``tqdm.auto`` bar, or — when ``show`` is false or ``$RILIB_PROGRESS`` is set — an object with the same
+    ``update`` / ``set_postfix`` / ``close`` that shows nothing (and tqdm is not even imported: in a kernel without
+    ipywidgets, importing ``tqdm.auto`` writes a warning into the notebook)."""
+    if not show or reporting():
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False, **kwargs)
+
+
+def duration(seconds: float) -> str:
+    """``75.2`` → ``"1m15s"``; ``3725`` → ``"1h02m"``."""
+    s = max(0, int(round(seconds)))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def _eta(done: int, total: int, elapsed: float) -> str:
+    left = f", ~{duration(elapsed / done * (total - done))} left" if 0 < done < total else ""
+    return f"{duration(elapsed)} elapsed{left}"
+
+
+def _short(arg: Any) -> str:
+    if hasattr(arg, "arch") and hasattr(arg, "regime"):  # a rilib.zoo.ModelSpec
+        return f"{getattr(arg, 'dataset', '?')} {arg.arch}/{arg.regime} seed {getattr(arg, 'seed', '?')}"
+    if arg is None or isinstance(arg, (str, int, float, bool)):
+        return repr(arg)
+    return type(arg).__name__
+
+
+def _label(job: tuple, result: Any) -> str:
+    """What a finished job was, for its progress line: its result if that is a short description (a string with a
+    space, such as ``"measure mnist[3]"``), else its arguments."""
+    if isinstance(result, str) and " " in result.strip() and len(result) <= 60:
+        return result.strip()
+    text = ", ".join(_short(a) for a in job)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def workers() -> int:
@@ -48,31 +142,53 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+def _failure(desc: str, fn: Callable[..., Any], job: tuple, e: BaseException) -> RuntimeError:
+    return RuntimeError(f"{desc}: job {getattr(fn, '__name__', fn)}{job!r} failed: {e}")
+
+
 def map_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], *, desc: str = "jobs", progress: bool = True,
              n_workers: int | None = None) -> list[Any]:
     """``[fn(*job) for job in jobs]``, run in worker processes; results in the order of ``jobs``.
 
-    A job that raises stops the map: the remaining jobs are cancelled and the exception is re-raised in the caller
-    with the job's arguments in its message.
+    A job that raises stops the map: the remaining jobs are cancelled and a :class:`RuntimeError` naming the job
+    (function and arguments) is raised in the caller, with the original exception as its ``__cause__`` — the same
+    with one worker (jobs in the calling process) as with a pool. With ``$RILIB_PROGRESS`` set, one line per
+    finished job goes to that file (:func:`report`) instead of a tqdm bar.
     """
-    from tqdm.auto import tqdm
-
     jobs = list(jobs)
     n = min(n_workers or workers(), len(jobs))
-    if n <= 1:
-        return [fn(*job) for job in tqdm(jobs, desc=desc, disable=not progress, leave=False)]
     out: list[Any] = [None] * len(jobs)
+    if not jobs:
+        return out
+    where = f"{n} workers" if n > 1 else "in this process"
+    report(f"{desc}: {len(jobs)} jobs, {where}")
+    t0 = time.perf_counter()
+
+    def finished(k: int, i: int) -> None:
+        report(f"{desc}: {k}/{len(jobs)} done ({_label(jobs[i], out[i])}), {_eta(k, len(jobs), time.perf_counter() - t0)}")
+
+    if n <= 1:
+        with progress_bar(total=len(jobs), desc=desc, show=progress) as bar:
+            for i, job in enumerate(jobs):
+                try:
+                    out[i] = fn(*job)
+                except Exception as e:  # KeyboardInterrupt stays what it is
+                    raise _failure(desc, fn, job, e) from e
+                finished(i + 1, i)
+                bar.update(1)
+        return out
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker) as pool:
         futures = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
-        with tqdm(total=len(jobs), desc=f"{desc} ({n} workers)", disable=not progress, leave=False) as bar:
-            for fut in as_completed(futures):
+        with progress_bar(total=len(jobs), desc=f"{desc} ({n} workers)", show=progress) as bar:
+            for k, fut in enumerate(as_completed(futures), 1):
                 i = futures[fut]
                 try:
                     out[i] = fut.result()
                 except BaseException as e:
                     for f in futures:
                         f.cancel()
-                    raise RuntimeError(f"{desc}: job {getattr(fn, '__name__', fn)}{jobs[i]!r} failed: {e}") from e
+                    raise _failure(desc, fn, jobs[i], e) from e
+                finished(k, i)
                 bar.update(1)
     return out

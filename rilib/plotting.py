@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["setup", "page_header", "PALETTE", "save"]
+__all__ = ["setup", "page_header", "PALETTE", "save", "show_image"]
 
 #: colours used consistently: standard model, weak adversary, strong adversary, attacks, class colours
 PALETTE = {
@@ -44,3 +44,19 @@ def save(fig, name: str) -> None:
     out = records_dir().parent / "figures"
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / f"{name}.png", bbox_inches="tight")
+
+
+def show_image(ax, img, title: str | None = None, *, signed: bool = False) -> None:
+    """Show a (C, H, W) image or saliency map on ``ax`` (channels averaged), each scaled to its own range ("individually
+    scaled to fit the colour range", Etmann et al. Fig 10); ``signed`` maps use a diverging colour map centred at 0."""
+    img = img.detach().cpu().float()
+    img = img.mean(0) if img.shape[0] > 1 else img[0]
+    if signed:
+        m = float(img.abs().max()) or 1.0
+        ax.imshow(img, cmap="RdBu_r", vmin=-m, vmax=m)
+    else:
+        ax.imshow(img, cmap="gray", vmin=float(img.min()), vmax=float(img.max()) or 1.0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)

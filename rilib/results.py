@@ -6,9 +6,16 @@ executed notebook (myst-nb ``glue``, so pages can cite it) and written to a smal
 verdict *rule*: a boolean expression over a notebook's recorded names, e.g. ``tilt_standard > tilt_eps050``.
 :func:`write_ledger_page` joins the two into the book's ledger page.
 
-Verdicts: ``reproduced`` (rule true), ``reproduced on substitute`` (rule true, the claim's ``substitute`` is set),
-``diverges`` (rule false: a result, not a failure to hide), ``not run`` (nothing measures it yet, or its notebook
-has not been executed). Records made at profile ``ci`` are marked as plumbing only.
+Every claim has a ``kind``: ``empirical`` (the reproduction could come out either way) or ``identity`` (a check that
+holds by construction of the quantities — e.g. an inequality that is a triangle inequality for any model — so it can
+only fail through a bug; it is not evidence for the paper and is counted apart).
+
+Verdicts (:data:`VERDICTS`): ``reproduced`` (rule true), ``reproduced on substitute`` (rule true, the claim's
+``substitute`` is set), ``identity holds`` (rule true, kind ``identity``), ``inconclusive`` (the rule compares a
+statistic whose interval straddles its threshold: :class:`rilib.evaluation.Interval` values are compared
+three-valued), ``diverges`` (rule false: a result, not a failure to hide), ``not run`` (nothing measures it yet, its
+notebook has not been executed, or a value it reads is NaN or missing). Records made at profile ``ci`` are marked as
+plumbing only.
 """
 from __future__ import annotations
 
@@ -17,16 +24,23 @@ import json
 import math
 import operator
 import os
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from .cache import atomic_write
+from .evaluation.intervals import Interval
+
 __all__ = [
     "Recorder", "records_dir", "claims_path", "load_claims", "load_records", "evaluate_rule", "ledger_rows",
-    "write_ledger_page", "RuleError",
+    "write_ledger_page", "RuleError", "VERDICTS", "KINDS", "rule_names", "verdict_counts", "counts_table",
 ]
+
+#: every verdict the ledger gives, in the order the pages list them
+VERDICTS = ("reproduced", "reproduced on substitute", "identity holds", "inconclusive", "diverges", "not run")
+#: claim kinds: can the check come out either way (empirical), or does it hold by construction (identity)?
+KINDS = ("empirical", "identity")
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -41,21 +55,10 @@ def claims_path() -> Path:
     return _REPO / "book" / "claims.yaml"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _plain(v: Any) -> Any:
-    """JSON-friendly copy of numbers / arrays / tensors."""
+    """JSON-friendly copy of numbers / arrays / tensors / intervals."""
+    if isinstance(v, Interval):
+        return {"__interval__": _plain(v.to_dict())}
     if hasattr(v, "detach"):
         v = v.detach().cpu().numpy()
     if hasattr(v, "tolist"):
@@ -70,10 +73,12 @@ def _plain(v: Any) -> Any:
 
 
 def _unplain(v: Any) -> Any:
-    if v in ("inf", "-inf", "nan"):
+    if isinstance(v, str) and v in ("inf", "-inf", "nan"):
         return float(v)
     if isinstance(v, list):
         return [_unplain(x) for x in v]
+    if isinstance(v, dict) and set(v) == {"__interval__"}:
+        return Interval.from_dict(_unplain(v["__interval__"]))
     if isinstance(v, dict):
         return {k: _unplain(x) for k, x in v.items()}
     return v
@@ -95,6 +100,7 @@ class Recorder:
         self._flush()
 
     def __call__(self, name: str, value: Any, *, fmt: str | None = None, glue: bool = True) -> Any:
+        """Record ``value`` (a number, list, or :class:`~rilib.evaluation.Interval`) under ``name``."""
         if not name.isidentifier():
             raise ValueError(f"record name {name!r} must be a Python identifier (rules refer to it)")
         self.values[name] = _unplain(_plain(value))  # plain Python numbers; inf/nan kept as floats
@@ -108,7 +114,7 @@ class Recorder:
     def _flush(self) -> None:
         payload = {"notebook": self.notebook, "profile": self.profile, "values": _plain(self.values),
                    "formats": self.formats, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        _atomic_write(self.path, json.dumps(payload, indent=1, sort_keys=True))
+        atomic_write(self.path, json.dumps(payload, indent=1, sort_keys=True))
 
 
 def _glue(name: str, value: Any, fmt: str | None) -> None:
@@ -135,7 +141,8 @@ def load_claims(path: str | os.PathLike | None = None) -> list[dict[str, Any]]:
 
     p = Path(path or claims_path())
     claims = yaml.safe_load(p.read_text())
-    required = {"id", "paper", "artifact", "statement", "paper_value", "measure", "notebook", "rule", "substitute"}
+    required = {"id", "paper", "artifact", "statement", "paper_value", "measure", "notebook", "rule", "substitute",
+                "kind"}
     seen: set[str] = set()
     for i, c in enumerate(claims):
         missing = required - set(c)
@@ -143,6 +150,8 @@ def load_claims(path: str | os.PathLike | None = None) -> list[dict[str, Any]]:
             raise ValueError(f"{p}: claim #{i} ({c.get('id')}) lacks {sorted(missing)}")
         if c["id"] in seen:
             raise ValueError(f"{p}: duplicate claim id {c['id']!r}")
+        if c["kind"] not in KINDS:
+            raise ValueError(f"{p}: claim {c['id']!r} has kind {c['kind']!r}; use one of {', '.join(KINDS)}")
         seen.add(c["id"])
     return claims
 
@@ -169,17 +178,62 @@ class RuleError(ValueError):
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.Pow: operator.pow, ast.Mod: operator.mod}
-_CMPOPS = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-           ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+_PYCMP = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+          "!=": operator.ne}
+_SWAP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 _FUNCS = {"abs": abs, "min": min, "max": max, "all": all, "any": any, "len": len, "sum": sum}
+
+
+def _is_nan(v: Any) -> bool:
+    return (isinstance(v, float) and math.isnan(v)) or (isinstance(v, Interval) and v.isnan)
+
+
+def _compare(op: str, a: Any, b: Any) -> bool | None:
+    """One comparison; three-valued when an interval takes part (None = the interval straddles)."""
+    for v in (a, b):
+        if _is_nan(v):
+            raise RuleError("a value it compares is NaN")
+    if isinstance(a, Interval) and isinstance(b, Interval):
+        raise RuleError("a rule compares two intervals; compare an interval with a number")
+    if isinstance(a, Interval):
+        if op in ("==", "!="):
+            raise RuleError("an interval can only be compared with <, <=, >, >=")
+        return a.compare(op, b)
+    if isinstance(b, Interval):
+        return _compare(_SWAP[op], b, a)
+    return bool(_PYCMP[op](a, b))
+
+
+def _and(vals: list[Any]) -> bool | None:
+    if any(v is False for v in vals):
+        return False
+    return None if any(v is None for v in vals) else True
+
+
+def _or(vals: list[Any]) -> bool | None:
+    if any(v is True for v in vals):
+        return True
+    return None if any(v is None for v in vals) else False
 
 
 def evaluate_rule(rule: str, values: dict[str, Any]) -> Any:
     """Evaluate a verdict rule over recorded ``values`` with a tiny whitelisted expression evaluator (no ``eval``).
 
     Allowed: numbers, recorded names, ``+ - * / ** %``, comparisons (chains too), ``and or not``, subscripts
-    ``name[i]``, and the functions abs, min, max, all, any, len, sum.
+    ``name[i]``, and the functions abs, min, max, all, any, len, sum. A recorded
+    :class:`~rilib.evaluation.Interval` may be compared with a number (three-valued: True / False when the whole
+    interval is on one side, None when it straddles), negated and passed to ``abs``; ``and`` / ``or`` / ``not``
+    follow Kleene's three-valued logic, so the rule's value is True, False or None (inconclusive). A comparison
+    with NaN, or a rule reading a name that was not recorded, raises :class:`RuleError`: a NaN never passes.
     """
+
+    def truth(v: Any) -> bool | None:
+        if v is None or isinstance(v, bool):
+            return v
+        if isinstance(v, Interval) or _is_nan(v):
+            raise RuleError("a rule's condition must be a comparison, not a bare number or interval")
+        return bool(v)
 
     def ev(node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):
@@ -193,31 +247,39 @@ def evaluate_rule(rule: str, values: dict[str, Any]) -> Any:
                 raise RuleError(f"not recorded: {node.id}")
             return values[node.id]
         if isinstance(node, ast.BoolOp):
-            vals = [ev(v) for v in node.values]
-            return all(vals) if isinstance(node.op, ast.And) else any(vals)
+            vals = [truth(ev(v)) for v in node.values]
+            return _and(vals) if isinstance(node.op, ast.And) else _or(vals)
         if isinstance(node, ast.UnaryOp):
             v = ev(node.operand)
             if isinstance(node.op, ast.Not):
-                return not v
+                t = truth(v)
+                return None if t is None else not t
             if isinstance(node.op, ast.USub):
                 return -v
             if isinstance(node.op, ast.UAdd):
                 return +v
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
+            left, right = ev(node.left), ev(node.right)
+            if isinstance(left, Interval) or isinstance(right, Interval):
+                raise RuleError("arithmetic on an interval is not defined in a rule; record the statistic itself")
+            return _BINOPS[type(node.op)](left, right)
         if isinstance(node, ast.Compare):
-            left = ev(node.left)
+            left, result = ev(node.left), True
             for op, comp in zip(node.ops, node.comparators):
                 right = ev(comp)
-                if type(op) not in _CMPOPS or not _CMPOPS[type(op)](left, right):
-                    return False
+                if type(op) not in _CMPOPS:
+                    raise RuleError(f"comparison not allowed in a rule: {type(op).__name__}")
+                result = _and([result, _compare(_CMPOPS[type(op)], left, right)])
                 left = right
-            return True
+            return result
         if isinstance(node, ast.Subscript):
             return ev(node.value)[ev(node.slice)]
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS \
                 and not node.keywords:
-            return _FUNCS[node.func.id](*[ev(a) for a in node.args])
+            args = [ev(a) for a in node.args]
+            if node.func.id != "abs" and any(isinstance(a, Interval) for a in args):
+                raise RuleError(f"{node.func.id}() of intervals is not defined in a rule; record the statistic")
+            return _FUNCS[node.func.id](*args)
         if isinstance(node, (ast.List, ast.Tuple)):
             return [ev(e) for e in node.elts]
         raise RuleError(f"construct not allowed in a rule: {ast.dump(node)[:60]}")
@@ -225,7 +287,8 @@ def evaluate_rule(rule: str, values: dict[str, Any]) -> Any:
     return ev(ast.parse(rule, mode="eval"))
 
 
-def _rule_names(rule: str) -> list[str]:
+def rule_names(rule: str) -> list[str]:
+    """The recorded names a rule reads."""
     names: list[str] = []
     for n in ast.walk(ast.parse(rule, mode="eval")):
         if isinstance(n, ast.Name) and n.id not in _FUNCS and n.id not in names and n.id not in ("True", "False"):
@@ -239,6 +302,8 @@ def _fmt(v: Any, fmt: str | None) -> str:
             return fmt.format(v)
         except (ValueError, TypeError):
             pass
+    if isinstance(v, Interval):
+        return f"{v:.3g}"
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, list):
@@ -247,24 +312,35 @@ def _fmt(v: Any, fmt: str | None) -> str:
 
 
 def ledger_rows(claims: list[dict[str, Any]], records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per claim: the claim's fields plus ``ours`` (the values its rule reads), ``verdict``, ``profile``."""
+    """One row per claim: the claim's fields plus ``ours`` (the values its rule reads), ``verdict``, ``why``
+    (for "not run": what is missing), ``profile``."""
     rows = []
     for c in claims:
-        row = dict(c, ours="", verdict="not run", profile="")
+        row = dict(c, ours="", verdict="not run", why="not built yet", profile="")
         nb, rule = c.get("notebook"), c.get("rule")
         if nb and rule and nb in records:
             rec = records[nb]
             vals, fmts = rec["values"], rec.get("formats", {})
             row["profile"] = rec.get("profile", "")
-            row["ours"] = "; ".join(f"{n} = {_fmt(vals[n], fmts.get(n))}" for n in _rule_names(rule) if n in vals)
+            row["ours"] = "; ".join(f"{n} = {_fmt(vals[n], fmts.get(n))}" for n in rule_names(rule) if n in vals)
             try:
-                ok = bool(evaluate_rule(rule, vals))
-                row["verdict"] = ("reproduced on substitute" if c.get("substitute") else "reproduced") if ok \
-                    else "diverges"
+                ok = evaluate_rule(rule, vals)
             except RuleError as e:
-                row["verdict"] = f"not run ({e})"
+                row["verdict"], row["why"] = "not run", str(e)
+            else:
+                if ok is None:
+                    row["verdict"], row["why"] = "inconclusive", "an interval straddles its threshold"
+                elif not isinstance(ok, bool):
+                    row["verdict"], row["why"] = "not run", f"the rule gave {ok!r}, not a truth value"
+                elif not ok:
+                    row["verdict"], row["why"] = "diverges", ""
+                elif c["kind"] == "identity":
+                    row["verdict"], row["why"] = "identity holds", ""
+                else:
+                    row["verdict"] = "reproduced on substitute" if c.get("substitute") else "reproduced"
+                    row["why"] = ""
         elif nb and rule:
-            row["verdict"] = "not run (notebook not executed)"
+            row["why"] = "notebook not executed"
         rows.append(row)
     return rows
 
@@ -273,32 +349,58 @@ def _cell(s: Any) -> str:
     return str(s if s is not None else "").replace("|", "\\|").replace("\n", " ")
 
 
+def verdict_counts(rows: list[dict[str, Any]]) -> dict[str, Counter]:
+    """Verdict counts per claim kind: ``{"empirical": Counter, "identity": Counter}``."""
+    out = {k: Counter() for k in KINDS}
+    for r in rows:
+        out[r["kind"]][r["verdict"]] += 1
+    return out
+
+
+def counts_table(counts: dict[str, Counter]) -> list[str]:
+    """Markdown lines: one row per verdict, a column per kind (identity checks counted apart)."""
+    lines = ["| verdict | empirical claims | identity checks |", "|---|---|---|"]
+    for v in VERDICTS:
+        e, i = counts["empirical"].get(v, 0), counts["identity"].get(v, 0)
+        if e or i:
+            lines.append(f"| {v} | {e or ''} | {i or ''} |")
+    lines.append(f"| **total** | {sum(counts['empirical'].values())} | {sum(counts['identity'].values())} |")
+    return lines
+
+
 def write_ledger_page(path: str | os.PathLike, *, claims_file: str | os.PathLike | None = None,
-                      records: str | os.PathLike | None = None) -> Counter:
-    """Write the ledger page (MyST markdown) and return the verdict counts."""
+                      records: str | os.PathLike | None = None) -> dict[str, Counter]:
+    """Write the ledger page (MyST markdown) and return the verdict counts per kind (:func:`verdict_counts`)."""
     claims = load_claims(claims_file)
     rows = ledger_rows(claims, load_records(records))
-    counts = Counter(r["verdict"].split(" (")[0] for r in rows)
+    counts = verdict_counts(rows)
     profiles = sorted({r["profile"] for r in rows if r["profile"]})
     lines = [
         "# Claims ledger", "",
         "Every quantitative or qualitative claim of the four papers, with the paper's value, ours, and a verdict "
-        "computed from the numbers the notebooks recorded (rule in `book/claims.yaml`). *diverges* is a result: "
-        "the reproduction measured something else than the paper reports.", "",
+        "computed from the numbers the notebooks recorded (rule in `book/claims.yaml`, decided before the run). "
+        "Statistics that rest on a few models or points carry a 95 % bootstrap interval over the evaluation points "
+        "(shown as `estimate [lower, upper]`): a claim is *reproduced* only when the whole interval is on the "
+        "paper's side of the rule's threshold, *inconclusive* when it straddles it, and *diverges* when it is on "
+        "the other side — a result, not a failure to hide. *Identity checks* hold by construction of the "
+        "quantities (e.g. an inequality that is a triangle inequality for any model); they can only fail through a "
+        "bug, are not evidence for the paper, and are counted apart.", "",
         f"Profiles of the recorded numbers: {', '.join(profiles) if profiles else 'none yet'}."
         + (" **Numbers from profile `ci` are plumbing checks at tiny scale, not evidence.**" if "ci" in profiles
            else ""), "",
-        "| verdict | claims |", "|---|---|",
-        *[f"| {k} | {v} |" for k, v in sorted(counts.items())], f"| **total** | {len(rows)} |", "",
+        *counts_table(counts), "",
     ]
     for paper in dict.fromkeys(r["paper"] for r in rows):
-        lines += [f"## {paper}", "", "| id | artifact | claim | paper | ours | verdict |", "|---|---|---|---|---|---|"]
+        lines += [f"## {paper}", "", "| id | kind | artifact | claim | paper | ours | verdict |",
+                  "|---|---|---|---|---|---|---|"]
         for r in (r for r in rows if r["paper"] == paper):
-            verdict = r["verdict"] + (f" (profile {r['profile']})" if r["profile"] else "")
+            verdict = r["verdict"] + (f" ({r['why']})" if r["why"] and r["verdict"] == "not run" else "")
+            verdict += f" (profile {r['profile']})" if r["profile"] else ""
             if r.get("substitute") and r["profile"]:
                 verdict += f"; substitute: {r['substitute']}"
             lines.append("| " + " | ".join(_cell(x) for x in (
-                f"`{r['id']}`", r["artifact"], r["statement"], r["paper_value"], r["ours"] or "—", verdict)) + " |")
+                f"`{r['id']}`", r["kind"], r["artifact"], r["statement"], r["paper_value"], r["ours"] or "—",
+                verdict)) + " |")
         lines.append("")
-    _atomic_write(Path(path), "\n".join(lines))
+    atomic_write(Path(path), "\n".join(lines))
     return counts

@@ -11,30 +11,50 @@ The py:percent sources in ``notebooks/<paper>/<name>.py`` are converted with jup
 sources, so papermill's injected-parameters cell can never leak into them). Jupyter Book then renders with
 execution off. MathJax comes from the local Debian copy (``libjs-mathjax``), so the book reads offline.
 
-Exit status is non-zero when any notebook failed; the message names the notebook and the cell.
+While a notebook runs, the terminal shows what its long cells are doing: every kernel gets ``$RILIB_PROGRESS``,
+a file to which :func:`rilib.parallel.map_jobs` (one line per finished job: k of n, elapsed, remaining) and
+:func:`rilib.train.fit` (one line per epoch) append; a thread prints those lines prefixed with the notebook and
+its elapsed time, and says which cell is running when nothing was reported for a while. The executed notebooks
+get no progress bars.
+
+Each cell may run for at most :data:`CELL_TIMEOUT` ``[profile]`` seconds (``$RILIB_CELL_TIMEOUT`` or
+``--cell-timeout`` override it; ``0`` means no limit). Exit status is non-zero when any notebook failed; the
+message names the notebook and the cell (and, for a timeout, how to raise it).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
+from .parallel import PROGRESS_ENV, duration
 from .profiles import PROFILE_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 GENERATED = REPO / "book" / "generated"
 MATHJAX_DIRS = (Path("/usr/share/javascript/mathjax"), Path("/usr/share/mathjax"))
-#: per-cell timeout (seconds) by profile; paper runs are long and have none
-CELL_TIMEOUT = {"ci": 900, "default": 3600, "paper": None}
-# OpenMP threads that spin while waiting make small torch ops ~100x slower whenever another process shares the
-# CPU (measured here: 0.8 ms vs 130 ms per MLP step on 2 busy cores); passive waiting costs nothing when idle.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+#: Per-cell timeout (seconds) by profile, a guard against a hung kernel rather than a budget: about 3x the longest
+#: measured time of a whole chapter at that profile on the 2-core reference CPU, so that a slower or busier machine
+#: still passes. ``ci``: the whole book takes ~3 min (budget 10) -> 30 min. ``default``: the Etmann chapter's
+#: cohorts take ~31 min (its first notebook has one ~25-minute cell) -> 2 h. ``paper``: hours on a GPU -> none.
+#: ``$RILIB_CELL_TIMEOUT`` (seconds; 0 or "none" for no limit) or ``--cell-timeout`` override the table.
+CELL_TIMEOUT: dict[str, int | None] = {"ci": 1800, "default": 7200, "paper": None}
+TIMEOUT_ENV = "RILIB_CELL_TIMEOUT"
+#: seconds without a progress line after which the runner says which cell is still running
+HEARTBEAT_S = 120.0
+#: the kernel ``make`` registers, and the command that does it
+KERNEL = "rilib"
+REGISTER_KERNEL = f"{sys.executable} -m ipykernel install --sys-prefix --name {KERNEL} --display-name {KERNEL}"
 
 __all__ = ["discover", "execute", "build_book", "main", "NotebookRun"]
 
@@ -56,14 +76,131 @@ def discover(only: list[str] | None = None) -> list[Path]:
 
 
 def _kernel_name() -> str:
+    """The ``rilib`` kernel that ``make`` registers; else ``python3``, with a warning (it may lack rilib)."""
     from jupyter_client.kernelspec import KernelSpecManager
 
     specs = KernelSpecManager().find_kernel_specs()
-    return "rilib" if "rilib" in specs else "python3"
+    if KERNEL in specs:
+        return KERNEL
+    print(f"warning: Jupyter kernel '{KERNEL}' is not registered; the notebooks run in the 'python3' kernel "
+          f"({specs.get('python3', 'not found either')}), which may be another Python without rilib. "
+          f"Register it with: {REGISTER_KERNEL}", file=sys.stderr, flush=True)
+    return "python3"
 
 
-def execute(src: Path, *, profile: str, kernel: str | None = None, generated: Path = GENERATED) -> NotebookRun:
-    """Convert ``src`` with jupytext and execute it with papermill into ``<generated>/notebooks``."""
+def cell_timeout(profile: str, override: str | float | None = None) -> float | None:
+    """Seconds a cell may run at ``profile``: ``override``, else ``$RILIB_CELL_TIMEOUT``, else :data:`CELL_TIMEOUT`.
+
+    ``0`` (or ``"none"``, ``"off"``) means no limit.
+    """
+    raw = override if override is not None else os.environ.get(TIMEOUT_ENV, "").strip() or None
+    if raw is None:
+        return CELL_TIMEOUT[profile]
+    if isinstance(raw, str) and raw.strip().lower() in ("none", "off", "inf"):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{TIMEOUT_ENV}={raw!r}: give the per-cell timeout in seconds (0 or 'none': no limit)") from None
+    return value if value > 0 else None
+
+
+def _timeout_help(profile: str) -> str:
+    return (f"raise it with {TIMEOUT_ENV}=<seconds> (0: no limit), e.g. `{TIMEOUT_ENV}=0 make book PROFILE={profile}` "
+            f"or `python -m rilib.runner --profile {profile} --cell-timeout 0`")
+
+
+def _running_cell(out_path: Path) -> tuple[int, int, str, str] | None:
+    """(position among the code cells, number of code cells, first line, start time) of the last cell papermill
+    started — the one running now, or the one that timed out — from the notebook papermill saves at each cell start."""
+    try:
+        nb = json.loads(out_path.read_text())
+    except (OSError, ValueError):
+        return None
+    code = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+    started = [k for k, c in enumerate(code, 1) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    if not started:
+        return None
+    cell = code[started[-1] - 1]
+    src = "".join(cell.get("source", ""))
+    first = next((ln.strip() for ln in src.splitlines() if ln.strip()), "")
+    return started[-1], len(code), first[:60], cell["metadata"]["papermill"]["start_time"]
+
+
+class _Progress:
+    """Tail the kernel's ``$RILIB_PROGRESS`` file in a thread and print its lines with the notebook's name."""
+
+    def __init__(self, name: str, out_path: Path, *, stream=None, poll: float = 1.0, heartbeat: float | None = None):
+        fd, path = tempfile.mkstemp(prefix="rilib-progress-", suffix=".log")
+        os.close(fd)
+        self.path, self.name, self.out_path = Path(path), name, out_path
+        self.stream, self.poll = stream or sys.stdout, poll
+        self.heartbeat = HEARTBEAT_S if heartbeat is None else heartbeat
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"progress {name}", daemon=True)
+        self.t0 = time.perf_counter()
+        self._pos, self._last_line, self._last_print = 0, self.t0, self.t0
+
+    def __enter__(self) -> "_Progress":
+        self._old = os.environ.get(PROGRESS_ENV)
+        os.environ[PROGRESS_ENV] = str(self.path)  # inherited by the kernel papermill starts, and its workers
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._drain()
+        if self._old is None:
+            os.environ.pop(PROGRESS_ENV, None)
+        else:
+            os.environ[PROGRESS_ENV] = self._old
+        self.path.unlink(missing_ok=True)
+
+    def _print(self, text: str) -> None:
+        print(f"  [{duration(time.perf_counter() - self.t0):>6}] {self.name}: {text}", file=self.stream, flush=True)
+
+    def _drain(self) -> None:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._pos)
+                data = f.read()
+        except OSError:
+            return
+        end = data.rfind(b"\n") + 1  # a line still being written waits for the next poll
+        self._pos += end
+        for line in data[:end].decode("utf-8", "replace").splitlines():
+            if line.strip():
+                self._print(line.strip())
+                self._last_line = self._last_print = time.perf_counter()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll):
+            self._drain()
+            now = time.perf_counter()
+            if now - self._last_print >= self.heartbeat:
+                self._print(self._where() + f"; no progress line for {duration(now - self._last_line)}")
+                self._last_print = now
+
+    def _where(self) -> str:
+        cell = _running_cell(self.out_path)
+        if cell is None:
+            return "starting the kernel"
+        try:
+            since = datetime.now(timezone.utc) - datetime.fromisoformat(cell[3])
+            running = f" for {duration(since.total_seconds())}"
+        except (TypeError, ValueError):
+            running = ""
+        return f"cell {cell[0]} of {cell[1]} running{running} ({cell[2]})"
+
+
+def execute(src: Path, *, profile: str, kernel: str | None = None, generated: Path = GENERATED,
+            timeout: float | None | str = "profile", progress: bool = True) -> NotebookRun:
+    """Convert ``src`` with jupytext and execute it with papermill into ``<generated>/notebooks``.
+
+    ``timeout``: seconds per cell (``None``: no limit); by default :func:`cell_timeout` of ``profile``. With
+    ``progress``, the kernel's progress lines are printed on stdout while it runs (see the module docstring).
+    """
     import jupytext
     import nbformat
     import papermill as pm
@@ -77,19 +214,41 @@ def execute(src: Path, *, profile: str, kernel: str | None = None, generated: Pa
     in_path = staging / f"{src.stem}.ipynb"
     nbformat.write(nb, in_path)
     out_path = out_dir / f"{src.stem}.ipynb"
+    if timeout == "profile":
+        timeout = cell_timeout(profile)
+    # OpenMP threads that spin while waiting make small torch ops ~100x slower whenever another process shares the
+    # CPU (measured: 0.8 ms vs 130 ms per MLP step on 2 busy cores); passive waiting costs nothing when idle. The
+    # kernel inherits this process's environment.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     t0 = time.perf_counter()
     try:
-        pm.execute_notebook(
-            str(in_path), str(out_path), parameters={"profile": profile}, kernel_name=kernel or _kernel_name(),
-            cwd=str(src.parent), progress_bar=False, execution_timeout=CELL_TIMEOUT[profile], log_output=False,
-            language="python",
-        )
+        with _Progress(name, out_path) if progress else _nothing():
+            pm.execute_notebook(
+                str(in_path), str(out_path), parameters={"profile": profile}, kernel_name=kernel or _kernel_name(),
+                cwd=str(src.parent), progress_bar=False, execution_timeout=timeout, log_output=False,
+                language="python",
+            )
         return NotebookRun(name, time.perf_counter() - t0, True)
     except Exception as e:  # noqa: BLE001 - report every failure with its cell
-        return NotebookRun(name, time.perf_counter() - t0, False, _describe_failure(e, out_path))
+        return NotebookRun(name, time.perf_counter() - t0, False, _describe_failure(e, out_path, profile, timeout))
 
 
-def _describe_failure(e: Exception, out_path: Path) -> str:
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def _describe_failure(e: Exception, out_path: Path, profile: str = "default", timeout: float | None = None) -> str:
+    if isinstance(e, TimeoutError):  # nbclient's CellTimeoutError
+        cell = _running_cell(out_path)
+        where = f"cell {cell[0]} of {cell[1]} ({cell[2]})" if cell else "a cell"
+        limit = f" after {timeout:g} s" if timeout else ""
+        return (f"{where}: timed out{limit} (per-cell timeout of profile {profile!r}: "
+                f"CELL_TIMEOUT in rilib/runner.py or ${TIMEOUT_ENV}); {_timeout_help(profile)} "
+                f"(executed notebook: {out_path})")
     cell = getattr(e, "exec_count", None)
     ename, evalue = getattr(e, "ename", type(e).__name__), getattr(e, "evalue", str(e))
     where = f"cell [{cell}]" if cell is not None else "before any cell ran"
@@ -164,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-book", action="store_true", help="execute and write the ledger, skip jupyter-book")
     ap.add_argument("--book-only", action="store_true", help="render what was executed before")
     ap.add_argument("--strict", action="store_true", help="jupyter-book -W -n (warnings are errors)")
+    ap.add_argument("--cell-timeout", metavar="SECONDS",
+                    help=f"per-cell timeout (0 or 'none': no limit); default ${TIMEOUT_ENV}, else by profile "
+                         + ", ".join(f"{k}: {v or 'none'}" for k, v in CELL_TIMEOUT.items()))
     ap.add_argument("--book-root", type=Path, default=REPO,
                     help="folder holding _config.yml, _toc.yml and book/ (default: the repository); outputs go to "
                          "<root>/book/generated and <root>/_build/html (the tests build into a temporary copy)")
@@ -172,8 +334,6 @@ def main(argv: list[str] | None = None) -> int:
     generated = root / "book" / "generated"
     if root != REPO:
         os.environ["RILIB_RECORDS"] = str(generated / "records")
-
-    from tqdm.auto import tqdm
 
     from . import results
 
@@ -184,15 +344,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no notebook matches {args.only}", file=sys.stderr)
             return 2
         os.environ.setdefault("RILIB_RECORDS", str(results.records_dir()))
+        try:
+            timeout = cell_timeout(args.profile, args.cell_timeout)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         kernel = _kernel_name()
-        bar = tqdm(srcs, desc=f"notebooks ({args.profile})", unit="nb")
-        for src in bar:
-            bar.set_postfix_str(f"{src.parent.name}/{src.stem}")
-            run = execute(src, profile=args.profile, kernel=kernel, generated=generated)
+        t_all = time.perf_counter()
+        limit = f"{timeout:g} s per cell" if timeout else "no per-cell timeout"
+        print(f"executing {len(srcs)} notebooks at profile {args.profile!r} (kernel {kernel}, {limit})", flush=True)
+        for k, src in enumerate(srcs, 1):
+            label = f"{src.parent.name}/{src.stem}"
+            print(f"[{k}/{len(srcs)}] {label} ...", flush=True)
+            run = execute(src, profile=args.profile, kernel=kernel, generated=generated, timeout=timeout)
             runs.append(run)
+            status = "ok" if run.ok else "FAILED"
+            print(f"[{k}/{len(srcs)}] {label}: {status} in {duration(run.seconds)} "
+                  f"(total {duration(time.perf_counter() - t_all)})", flush=True)
             if not run.ok:
-                tqdm.write(f"FAILED {src.relative_to(REPO)}: {run.error}")
-        bar.close()
+                print(f"FAILED {src.relative_to(REPO) if src.is_relative_to(REPO) else src}: {run.error}",
+                      file=sys.stderr, flush=True)
         print("\n  notebook                                   status    seconds")
         for r in runs:
             print(f"  {r.name:<42} {'ok' if r.ok else 'FAILED':<8} {r.seconds:8.1f}")

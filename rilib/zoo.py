@@ -6,11 +6,16 @@ options, architecture, regime, hyper-parameters, seed, profile), the fingerprint
 (source and tensor digest), a digest of the training code (:data:`TRAIN_CODE`, docstrings ignored) and the library
 versions — so any change of any of them gives a new entry (the idea of showyourwork's cached steps).
 
-An entry is a folder ``<cache>/<key>/`` holding ``model.safetensors`` and ``meta.json`` (spec, final accuracy,
-train time, per-epoch history, the weights' SHA-256, library versions). Entries are written into a temporary
-folder and renamed into place, so a crash never leaves a half-written entry under the final name. On load the
-weights' hash is checked; a corrupt or partial entry is moved aside (``<key>.corrupt-<time>``, never deleted) and
+An entry is a folder ``<cache>/<key>/`` holding ``model.safetensors`` and ``meta.json`` (spec, the full cache key,
+final accuracy, train time, per-epoch history, the weights' SHA-256, library versions). Entries are written with
+:func:`rilib.cache.atomic_dir` (a temporary folder renamed into place), so a crash never leaves a half-written entry
+under the final name, and the leftovers of killed runs are swept (:func:`rilib.cache.sweep`). On load the weights'
+hash is checked; a corrupt or partial entry is moved aside (``<key>.corrupt-<time_ns>-<pid>``, never deleted) and
 retrained. The cache folder is :func:`rilib.cache.cache_dir`.
+
+Loaded datasets are kept per process (:func:`load_data`), keyed by the spec's data options, the data folder and a
+stamp (names, sizes, modification times) of the files the dataset is read from: putting the user's IDX files into
+``data/mnist/`` in a running session gives the new data and new keys, never the data loaded before.
 """
 from __future__ import annotations
 
@@ -18,9 +23,8 @@ import functools
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,22 +186,25 @@ def _load_entry(path: Path, key: str, model: nn.Module) -> dict[str, Any]:
 
 
 def _write_entry(root: Path, key: str, model: nn.Module, meta: dict[str, Any]) -> Path:
+    """Write the entry ``<root>/<key>/`` atomically; an existing one is moved aside (``<key>.replaced-…``)."""
     from safetensors.torch import save_file
 
     final = root / key
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=root))
-    try:
+    with _cache.atomic_dir(final, aside="replaced") as tmp:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / "model.safetensors"))
         meta = dict(meta, weights_sha256=_sha256(tmp / "model.safetensors"))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=_json_default))
-        if final.exists():
-            final.rename(root / f"{key}.replaced-{int(time.time())}")
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
+
+
+def _has_entry(root: Path, key: str) -> bool:
+    """Whether ``<root>/<key>/`` looks like a finished entry of ``key`` (its weights are checked by :func:`get`)."""
+    try:
+        meta = json.loads((root / key / "meta.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("key") == key and (root / key / "model.safetensors").is_file()
 
 
 def build_model(spec: ModelSpec) -> nn.Module:
@@ -216,8 +223,51 @@ def _data_spec(spec: ModelSpec) -> tuple[str, str, int]:
     return spec.dataset, _cache.canonical_json(spec.data_kwargs), spec.seed
 
 
+def _data_sources(dataset: str, data_kwargs: dict[str, Any]) -> list[Path]:
+    """The files / folders ``dataset`` is read from (none for generated data)."""
+    from . import data as _data
+
+    if data_kwargs.get("path") is not None:
+        return [_resolve(data_kwargs["path"])]
+    if data_kwargs.get("root") is not None:
+        return [Path(data_kwargs["root"]).expanduser()]
+    root = _data.data_root()
+    name = dataset.strip().lower().replace("_", "-")
+    return {
+        "mnist": [root / "mnist"],
+        "fashion-mnist": [root / "fashion-mnist", Path(_data.DEBIAN_FASHION_MNIST)],
+        "cifar10": [root / _CIFAR_FOLDER],
+    }.get(name, [])
+
+
+#: the folder of the CIFAR-10 python batches under the data folder (see :func:`rilib.data.load_cifar10`)
+_CIFAR_FOLDER = "cifar-10-batches-py"
+
+
+def _stat_stamp(p: Path) -> tuple:
+    try:
+        st = p.stat()
+    except OSError:
+        return (str(p), None)
+    return (str(p), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def _data_stamp(dataset: str, data_kwargs: dict[str, Any]) -> str:
+    """A stamp of the files ``dataset`` is read from (every file and folder below its sources: name, size, times,
+    inode): it changes when files are added, removed or rewritten, so :func:`load_data` never serves stale data."""
+    items: list[tuple] = []
+    for src in _data_sources(dataset, data_kwargs):
+        items.append(_stat_stamp(src))
+        if src.is_dir():
+            for dirpath, dirnames, filenames in os.walk(src):
+                dirnames.sort()
+                for n in sorted(dirnames) + sorted(filenames):
+                    items.append(_stat_stamp(Path(dirpath) / n))
+    return hashlib.sha256(repr(items).encode()).hexdigest()
+
+
 @functools.lru_cache(maxsize=8)
-def _load_data_cached(dataset: str, data_kwargs_json: str, seed: int, data_root: str):
+def _load_data_cached(dataset: str, data_kwargs_json: str, seed: int, data_root: str, stamp: str):
     return _load_data(dataset, json.loads(data_kwargs_json), seed)
 
 
@@ -226,10 +276,11 @@ def _data_fingerprint(spec: ModelSpec) -> dict[str, Any]:
 
 
 def load_data(spec: ModelSpec):
-    """The dataset ``spec`` trains on (loaded once per process and data folder)."""
+    """The dataset ``spec`` trains on (loaded once per process while its files stay the same, see the module
+    docstring). Shared: do not modify its tensors in place."""
     from . import data as _data
 
-    return _load_data_cached(*_data_spec(spec), str(_data.data_root()))
+    return _load_data_cached(*_data_spec(spec), str(_data.data_root()), _data_stamp(spec.dataset, spec.data_kwargs))
 
 
 def _load_data(dataset: str, data_kwargs: dict[str, Any], seed: int):
@@ -274,11 +325,12 @@ def get(
             meta = _load_entry(path, key, model)
             return ZooEntry(model.to(device).eval(), meta, path, loaded=True)
         except CorruptEntry as e:
-            import warnings
-
             warnings.warn(f"zoo entry {path} is corrupt ({e}); moving it aside and retraining", stacklevel=2)
-            path.rename(root / f"{key}.corrupt-{int(time.time())}")
-    ds = load_data(spec)
+            try:
+                _cache.move_aside(path, "corrupt")
+            except FileNotFoundError:  # another process moved it aside first
+                pass
+    ds = dataset if dataset is not None else load_data(spec)
     torch.manual_seed(spec.seed)
     model = build_model(spec)  # re-create under the seed: initialisation is part of the spec
     if spec.init_weights:
@@ -293,7 +345,8 @@ def get(
         device=device, progress=progress, desc=f"{spec.arch}/{spec.regime}",
     )
     meta = {
-        "key": key, "spec": spec.canonical(), "cache_key": ckey.to_dict(), "test_acc": res.test_acc, "train_seconds": res.seconds,
+        "key": key, "spec": spec.canonical(), "cache_key": ckey.to_dict(), "test_acc": res.test_acc,
+        "train_seconds": res.seconds,
         "train_loss": res.train_loss, "train_acc": res.train_acc, "device": str(device),
         "torch": torch.__version__, "dataset_description": getattr(ds, "description", ""),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -313,7 +366,8 @@ def prefetch(specs: list[ModelSpec], *, device: str | None = None, progress: boo
     :func:`get`, which also checks (and if need be retrains) the entries that exist."""
     from . import parallel
 
-    todo = [s for s in {s.key: s for s in specs}.values() if not (cache_dir() / s.key / "meta.json").exists()]
+    root = cache_dir()
+    todo = [s for k, s in {s.key: s for s in specs}.items() if not _has_entry(root, k)]
     if todo:
         parallel.map_jobs(_train_job, [(s, device) for s in todo], desc="train", progress=progress)
     return len(todo)
@@ -330,24 +384,37 @@ def cached_arrays(name: str, key: _cache.Key, compute, *, recompute: bool = Fals
     """Memoise an expensive evaluation (attacks, geometry over a cohort) next to the models.
 
     ``compute()`` must return a dict of numpy arrays / numbers; it is stored as ``<cache>/results/<name>-<digest>.npz``
-    (written atomically, read with ``allow_pickle=False``). A damaged file is recomputed. ``key`` comes from
+    with the key's fields (written atomically, read with ``allow_pickle=False``). A damaged or half-written file, or
+    one whose stored key differs, is recomputed. ``key`` comes from
     :func:`rilib.cache.key` and must hold everything the result depends on (model key, inputs, settings, code).
     """
     import io
+    import zipfile
+    import zlib
 
     import numpy as np
 
     path = cached_path(name, key)
+    stored_key = _cache.canonical_json(key.to_dict())
     if path.exists() and not recompute:
         try:
             with np.load(path, allow_pickle=False) as f:
-                return {k: (f[k].item() if f[k].ndim == 0 else f[k]) for k in f.files}
-        except (OSError, ValueError, EOFError) as e:
-            import warnings
-
+                if _KEY_FIELD not in f.files or str(f[_KEY_FIELD]) != stored_key:
+                    raise ValueError("the key stored in the file is not the key asked for")
+                return {k: (f[k].item() if f[k].ndim == 0 else f[k]) for k in f.files if k != _KEY_FIELD}
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
             warnings.warn(f"cached result {path} is unreadable ({e}); recomputing", stacklevel=2)
     out = compute()
+    arrays = {k: np.asarray(v) for k, v in out.items()}
+    bad = [k for k, v in arrays.items() if v.dtype.hasobject]
+    if bad or _KEY_FIELD in arrays:
+        raise TypeError(f"cached_arrays({name!r}): compute() must return numeric arrays / numbers "
+                        f"(not {', '.join(bad) or _KEY_FIELD})")
     buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in out.items()})
+    np.savez(buf, **arrays, **{_KEY_FIELD: np.asarray(stored_key)})
     _cache.atomic_write(path, buf.getvalue())
     return out
+
+
+#: the member of a cached ``.npz`` holding the key it was computed for (checked on load, not returned)
+_KEY_FIELD = "__rilib_key__"

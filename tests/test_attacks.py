@@ -44,7 +44,7 @@ def test_pgd_stays_in_ball_and_bounds(norm, random_start, loss):
     assert torch.all(size <= eps + 1e-6)
     assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
     # it ascends the objective
-    obj = lambda z: attacks._objective(model(z), y, loss).sum()  # noqa: E731
+    obj = lambda z: attacks.pgd_train._objective(model(z), y, loss).sum()  # noqa: E731
     assert obj(x_adv) >= obj(x)
 
 
@@ -134,3 +134,119 @@ def test_attack_batch_size_does_not_change_results():
 def test_unknown_attack_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown attack"):
         attacks.attack(_mlp(), torch.rand(2, 8), method="nope", bounds=(0.0, 1.0))
+
+
+# --- batch independence: each example gets the same answer alone as in any batch --------------------------------
+
+def _cnn(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 3)).eval()
+
+
+_METHODS = {
+    "fgm": dict(epsilons=[0.1, 0.3, 0.9, 2.7]),
+    "bim": dict(epsilons=[0.1, 0.3, 0.9, 2.7], steps=5),
+    "bim-refine": dict(method="bim", epsilons=[0.1, 0.3, 0.9, 2.7], steps=5, refine=3),
+    "pgd": dict(epsilons=0.8, steps=5),  # random start on, drawn per example
+    "cw": dict(steps=15, binary_search_steps=2, stepsize=0.05, initial_const=1.0),
+    "fmn": dict(steps=10),
+    "ddn": dict(steps=10),
+    "gradient": dict(),
+    "pgd-train": dict(epsilons=0.8, steps=5, step_size=0.3),
+}
+
+
+@pytest.mark.parametrize("name", list(_METHODS))
+def test_every_method_gives_each_example_its_own_answer_in_any_batch(name):
+    """Batched == one at a time == shuffled, for every method: same success flags, distances within rtol 1e-4
+    (float32 convolution / matmul kernels may differ in the last bits between batch sizes)."""
+    kw = dict(_METHODS[name])
+    method = kw.pop("method", name)
+    model = _cnn()
+    x = torch.rand(6, 1, 6, 6, generator=torch.Generator().manual_seed(3))
+    batched = attacks.attack(model, x, method=method, bounds=(0.0, 1.0), **kw)
+    alone = attacks.attack(model, x, method=method, bounds=(0.0, 1.0), batch_size=1, **kw)
+    perm = torch.tensor([4, 1, 5, 0, 3, 2])
+    shuffled = attacks.attack(model, x[perm], method=method, bounds=(0.0, 1.0), **kw)
+    assert batched.success.any(), "the test needs some successful attacks to compare"
+    for other, idx in ((alone, torch.arange(6)), (shuffled, torch.argsort(perm))):
+        assert torch.equal(batched.success, other.success[idx])
+        assert torch.allclose(batched.l2, other.l2[idx], rtol=1e-4, atol=1e-6)
+        assert torch.allclose(batched.linf, other.linf[idx], rtol=1e-4, atol=1e-6)
+        if batched.epsilon is not None:
+            assert torch.allclose(batched.epsilon, other.epsilon[idx], rtol=1e-4, atol=1e-6)
+
+
+def test_cw_distance_does_not_depend_on_batch_mates():
+    model = _cnn(1)
+    g = torch.Generator().manual_seed(5)
+    a, b, c = torch.rand(1, 1, 6, 6, generator=g), torch.rand(1, 1, 6, 6, generator=g), torch.rand(1, 1, 6, 6,
+                                                                                                   generator=g) * 0.1
+    kw = dict(method="cw", bounds=(0.0, 1.0), steps=40, binary_search_steps=3, stepsize=0.05, initial_const=1.0)
+    ab = attacks.attack(model, torch.cat([a, b]), **kw)
+    ac = attacks.attack(model, torch.cat([a, c]), **kw)
+    assert ab.success[0] and ac.success[0]
+    assert torch.allclose(ab.l2[0], ac.l2[0], rtol=1e-4)
+    assert torch.allclose(ab.x_adv[0], ac.x_adv[0], atol=1e-5)
+
+
+def test_cw_refuses_abort_early():
+    with pytest.raises(ValueError, match="batch-mates"):
+        attacks.attack(_cnn(), torch.rand(2, 1, 6, 6), method="cw", bounds=(0.0, 1.0), steps=2, abort_early=True)
+
+
+def test_pgd_random_start_is_reproducible_and_seeded():
+    model, x = _cnn(), torch.rand(4, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+    kw = dict(method="pgd", bounds=(0.0, 1.0), epsilons=0.5, steps=1)
+    a, b = attacks.attack(model, x, **kw), attacks.attack(model, x, **kw)
+    c = attacks.attack(model, x, seed=1, **kw)
+    assert torch.equal(a.x_adv, b.x_adv)
+    assert not torch.equal(a.x_adv, c.x_adv)
+    assert torch.all((a.x_adv - x).flatten(1).norm(dim=1) <= 0.5 + 1e-5)
+
+
+# --- the caller's model and inputs ---------------------------------------------------------------------------------
+
+def _dropout_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 3))
+
+
+@pytest.mark.parametrize("method,kw", [("pgd-train", dict(epsilons=0.3, steps=3)), ("fgm", dict(epsilons=0.3)),
+                                       ("cw", dict(steps=3, binary_search_steps=1)), ("gradient", dict())])
+def test_attack_runs_in_eval_mode_and_restores_the_callers_modes(method, kw):
+    model = _dropout_model().train()
+    model[3].eval()  # mixed modes must come back as they were
+    modes = [m.training for m in model.modules()]
+    x = torch.rand(5, 8, generator=torch.Generator().manual_seed(0))
+    res = attacks.attack(model, x, method=method, bounds=(0.0, 1.0), **kw)
+    assert [m.training for m in model.modules()] == modes
+    ref = attacks.attack(_dropout_model().eval(), x, method=method, bounds=(0.0, 1.0), **kw)
+    assert torch.equal(res.success, ref.success)  # dropout was off during the attack
+    assert torch.allclose(res.l2, ref.l2)
+
+
+def test_fool_model_evaluates_in_eval_mode_and_leaves_the_callers_mode():
+    model = _dropout_model().train()
+    fmodel = attacks.fool_model(model, bounds=(0.0, 1.0))
+    assert model.training and all(m.training for m in model.modules())
+    x = torch.rand(5, 8)
+    with torch.no_grad():
+        out, ref = fmodel(x), _dropout_model().eval()(x)
+    assert torch.allclose(out, ref)
+    assert model.training and all(m.training for m in model.modules())
+
+
+def test_inputs_outside_bounds_are_a_clear_error():
+    x = torch.rand(3, 8) * 255
+    with pytest.raises(ValueError, match=r"outside bounds=\(0, 1\).*Pass the data's bounds"):
+        attacks.attack(_mlp(), x, method="cw", bounds=(0.0, 1.0), steps=2)
+
+
+def test_importing_attacks_does_not_import_foolbox():
+    import subprocess
+    import sys
+
+    code = ("import sys, rilib.attacks, rilib.train; from rilib.attacks import attack, AttackResult, pgd, project, "
+            "fool_model, FOOLBOX_METHODS; assert 'foolbox' not in sys.modules, 'foolbox imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

