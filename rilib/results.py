@@ -403,4 +403,7 @@ def write_ledger_page(path: str | os.PathLike, *, claims_file: str | os.PathLike
                 verdict)) + " |")
         lines.append("")
     atomic_write(Path(path), "\n".join(lines))
+    profile_note = f" (profile {', '.join(profiles)})" if profiles else ""
+    atomic_write(Path(path).with_name("ledger_counts.md"), "\n".join([
+        f"Verdicts of the {len(rows)} claims{profile_note}:", "", *counts_table(counts), ""]))
     return counts

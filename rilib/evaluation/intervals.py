@@ -84,7 +84,7 @@ def bootstrap(statistic: Callable[[Sequence[Mapping[str, np.ndarray]]], Any],
     every model (a paired resample), then calls ``statistic``. ``statistic`` returns a number, or a dict of numbers
     (several statistics from the same replicates); the result is an :class:`Interval`, or a dict of them. The
     estimate is the statistic on the data as they are; the interval is the (1 − level)/2 and (1 + level)/2
-    quantiles of the replicates. Replicates that give NaN (e.g. a correlation of a constant) are dropped; if more
+    quantiles of the replicates (taken without interpolation). Replicates that give NaN (e.g. a correlation of a constant) are dropped; if more
     than half are NaN the interval is NaN. Seeded: the same call gives the same interval.
     """
     est = statistic(per_model)
@@ -109,6 +109,8 @@ def bootstrap(statistic: Callable[[Sequence[Mapping[str, np.ndarray]]], Any],
         if math.isnan(e) or ok.size < n_boot / 2:
             out[k] = Interval(e, math.nan, math.nan, level)
         else:
-            lo, hi = np.quantile(ok, [(1 - level) / 2, (1 + level) / 2])
+            # no interpolation between replicates: an infinite replicate (e.g. a median over failed attacks) stays
+            # infinite instead of turning the interval into NaN
+            lo, hi = np.quantile(ok, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
             out[k] = Interval(e, float(lo), float(hi), level)
     return out["_"] if single else out
