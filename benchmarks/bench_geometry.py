@@ -29,13 +29,10 @@ COMPARED = [
 
 
 def small_net() -> nn.Module:
-    """Etmann's MNIST SmallNet layout with random weights."""
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(128 * 3 * 3, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10),
-    )
+    """Etmann's MNIST SmallNet (:class:`rilib.models.EtmannSmallNet`) with random weights."""
+    from rilib.models import EtmannSmallNet
+
+    return EtmannSmallNet()
 
 
 def load_inputs(n: int, seed: int) -> tuple[torch.Tensor, str]:

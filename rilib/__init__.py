@@ -9,7 +9,7 @@ models            the papers' architectures
 gradients         the one input-gradient helper (saliency, double backprop, penalties)
 search            the one per-example bisection (ε searches, line searches, boundary points)
 train/            one training loop (``loop``); regimes are loss functions (``regimes``)
-zoo               train-or-load cache of models, keyed by a hash of their spec; cached evaluations
+zoo               train-or-load cache of models under rilib.cache keys; cached evaluations
 attacks/          one attack entry point (Foolbox 3 + an in-house PGD used for training)
 geometry/         α, α†, ρ̃, β and the bound terms of Etmann et al. (2019), affine toys, 2-D decision boundaries
 evaluation/       statistics that verdicts read and their bootstrap intervals

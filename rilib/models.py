@@ -199,11 +199,29 @@ class Normalize(nn.Module):
         return x * self.weight + self.bias
 
 
+class _Bottleneck(nn.Module):
+    """torchvision's ResNet bottleneck with its three ReLUs as separate, not in-place modules (torchvision reuses one
+    in-place ReLU three times, which Captum's DeepLift cannot attribute through). Same parameters and state-dict keys."""
+
+    def __init__(self, block: nn.Module):
+        super().__init__()
+        for name in ("conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "downsample"):
+            setattr(self, name, getattr(block, name))
+        self.relu1, self.relu2, self.relu3 = nn.ReLU(), nn.ReLU(), nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.relu2(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu3(out + (x if self.downsample is None else self.downsample(x)))
+
+
 class ImageNetResNet50(nn.Module):
     """torchvision's ResNet-50 behind ImageNet input normalisation, for images in [0, 1].
 
     Random initialisation; pretrained weights come only from a user-supplied file, loaded by the zoo through
-    :meth:`load_pretrained` (a plain torchvision state-dict, as saved by ``torch.save(model.state_dict())``).
+    :meth:`load_pretrained` (a plain torchvision state-dict, as saved by ``torch.save(model.state_dict())``). Every
+    ReLU is its own, not in-place module (:class:`_Bottleneck`), as in the book's other models.
     """
 
     def __init__(self, num_classes: int = 1000, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)):
@@ -212,6 +230,10 @@ class ImageNetResNet50(nn.Module):
 
         self.normalize = Normalize(mean, std)
         self.net = _r50(weights=None, num_classes=num_classes)
+        self.net.relu = nn.ReLU()
+        for layer in (self.net.layer1, self.net.layer2, self.net.layer3, self.net.layer4):
+            for i, block in enumerate(layer):
+                layer[i] = _Bottleneck(block)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.normalize(x))

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from idx_fixtures import write_mnist_folder
 from rilib import cache, zoo
 
 
@@ -35,23 +36,8 @@ def _toy_spec(**kw):
     return zoo.ModelSpec(**base)
 
 
-def _idx(arr: np.ndarray) -> bytes:
-    return bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.astype(np.uint8).tobytes()
-
-
 def _write_mnist_idx(folder: Path, seed: int, n_train: int = 30, n_test: int = 20) -> None:
-    """Four small valid MNIST IDX files (written to a temporary name and renamed, like a copy would)."""
-    rng = np.random.default_rng(seed)
-    arrays = {
-        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "train-labels-idx1-ubyte": (np.arange(n_train) % 10).astype(np.uint8),
-        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "t10k-labels-idx1-ubyte": (np.arange(n_test) % 10).astype(np.uint8),
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, arr in arrays.items():
-        (folder / (name + ".part")).write_bytes(_idx(arr))
-        os.replace(folder / (name + ".part"), folder / name)
+    write_mnist_folder(folder, n_train=n_train, n_test=n_test, seed=seed)
 
 
 def _make_package(root: Path, name: str, files: dict[str, str]) -> Path:

@@ -14,40 +14,7 @@ import torch
 from rilib import data
 from rilib.data import DataFormatError, DataNotFoundError
 
-IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D, np.float64: 0x0E}
-
-
-# --------------------------------------------------------------------------------------------
-# fixture writers
-# --------------------------------------------------------------------------------------------
-def idx_bytes(arr: np.ndarray) -> bytes:
-    code = IDX_CODES[arr.dtype.type]
-    header = bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
-    return header + arr.astype(arr.dtype.newbyteorder(">")).tobytes()
-
-
-def write_idx(path: Path, arr: np.ndarray) -> Path:
-    payload = idx_bytes(arr)
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "wb") as fh:
-            fh.write(payload)
-    else:
-        path.write_bytes(payload)
-    return path
-
-
-def write_mnist_folder(folder: Path, n_train: int = 12, n_test: int = 5, gz: bool = False) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(1)
-    arrays = {
-        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "train-labels-idx1-ubyte": (np.arange(n_train) % 10).astype(np.uint8),
-        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "t10k-labels-idx1-ubyte": (np.arange(n_test) % 10).astype(np.uint8),
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, arr in arrays.items():
-        write_idx(folder / (name + (".gz" if gz else "")), arr)
-    return arrays
+from idx_fixtures import IDX_CODES, idx_bytes, write_idx, write_mnist_folder  # noqa: E402
 
 
 def write_cifar_folder(folder: Path, n: int = 4, rng_seed: int = 0) -> dict[str, tuple[np.ndarray, list[int]]]:

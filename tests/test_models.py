@@ -51,3 +51,21 @@ def test_imagenet_resnet50_normalisation_is_part_of_the_bias(float64, tmp_path):
 def test_unknown_architecture():
     with pytest.raises(ValueError, match="unknown architecture"):
         models.build("vgg")
+
+
+def test_resnet50_relus_are_separate_and_not_in_place_and_weights_load():
+    """Captum's DeepLift needs every ReLU to be its own, not in-place module; torchvision reuses one per block."""
+    from torchvision.models import resnet50 as tv_resnet50
+
+    from rilib.models import ImageNetResNet50
+
+    torch.manual_seed(0)
+    ref = tv_resnet50(weights=None, num_classes=10).eval()
+    model = ImageNetResNet50(num_classes=10).eval()
+    model.load_pretrained(ref.state_dict())
+    relus = [m for m in model.modules() if isinstance(m, torch.nn.ReLU)]
+    assert len(relus) == 1 + 3 * 16 and len({id(r) for r in relus}) == len(relus)
+    assert not any(r.inplace for r in relus)
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(model.normalize(x)), rtol=1e-5, atol=1e-5)
