@@ -446,3 +446,14 @@ def test_cached_npz_of_another_key_is_not_loaded(cache_root):
         zoo.cached_arrays("demo", {"n": 1}, lambda: {"v": np.ones(2)})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="numeric"):
         zoo.cached_arrays("obj", k1, lambda: {"v": np.array([{"a": 1}], dtype=object)})
+
+
+def test_cache_dir_rules_for_a_checkout_and_an_ordinary_install(tmp_path, monkeypatch):
+    monkeypatch.delenv("RILIB_CACHE", raising=False)
+    checkout = cache._checkout_root()
+    assert checkout is not None and cache.cache_dir() == checkout / "data" / "zoo"
+    monkeypatch.setattr(cache, "_checkout_root", lambda: None)  # installed into site-packages: no checkout
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.cache_dir() == tmp_path / "xdg" / "rilib" and (tmp_path / "xdg" / "rilib").is_dir()
+    monkeypatch.setenv("RILIB_CACHE", str(tmp_path / "mine"))
+    assert cache.cache_dir() == tmp_path / "mine"

@@ -116,12 +116,14 @@ rec("lemma1_max_rel_err", lemma1["rel_err"], fmt="{:.1e}")
 rec("lemma1_cw_median_ratio", lemma1["cw_median_ratio"], fmt="{:.4f}")
 rec("lemma1_cw_min_ratio", lemma1["cw_min_ratio"], fmt="{:.5f}")
 display(pd.DataFrame({tag: {"points (nearest boundary point inside the box)": int(lemma1[f"inside_{tag}"].sum()),
+                            "median exact distance": float(np.median(lemma1[f"exact_{tag}"])),
                             "median CW / exact": float(np.median(lemma1[f"cw_ratio_{tag}"][lemma1[f"inside_{tag}"]])),
                             "min CW / exact": float(np.min(lemma1[f"cw_ratio_{tag}"][lemma1[f"inside_{tag}"]])),
                             "max CW / exact": float(np.max(lemma1[f"cw_ratio_{tag}"][lemma1[f"inside_{tag}"]])),
                             "CW failures": int(np.sum(~np.isfinite(lemma1[f"cw_ratio_{tag}"])))}
                       for tag in ("affine", "linear")}))
 print(f"max relative error of ρ̃ / α† / α against the closed form: {lemma1['rel_err']:.1e}")
+rec("lemma1_exact_median", float(np.median(lemma1["exact_affine"])), fmt="{:.3f}")
 
 # %% [markdown]
 # ## Definition 2: alignment = |Pearson correlation| for centred, unit-norm images (identity check)

@@ -35,6 +35,7 @@ def lemma1_experiment(*, profile: str, n_points: int = 200, dim: int = 784, n_cl
 
     * ``rel_err``: the largest relative error of ρ̃ (affine, linear), α† (linear) and α (binary linear, against α†)
       against the exact distance :func:`rilib.geometry.affine_distance` — float64, an identity check;
+    * ``exact_<affine|linear>``: the exact distances;
     * ``inside_<affine|linear>``: whether the exact nearest boundary point lies inside the box [0, 1] (only then is
       the box-constrained attack's target the closed form); the attack statistics use those points only;
     * ``cw_ratio_<affine|linear>``: per point, the L2 distance the chapter's CW setting (profile ``etmann_attacks``)
@@ -68,6 +69,7 @@ def lemma1_experiment(*, profile: str, n_points: int = 200, dim: int = 784, n_cl
                             steps=A.cw_steps, binary_search_steps=A.cw_binary_steps, stepsize=A.cw_stepsize,
                             initial_const=A.cw_initial_const)
         out[f"inside_{tag}"] = inside.numpy()
+        out[f"exact_{tag}"] = exact.numpy()
         out[f"cw_ratio_{tag}"] = (cw.l2.double() / exact).numpy()
     z = torch.randn(dim, generator=g, dtype=torch.float64)
     binary = geometry.AffineBinary(z, 0.0)
