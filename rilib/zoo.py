@@ -40,8 +40,9 @@ from .cache import cache_dir
 __all__ = ["ModelSpec", "ZooEntry", "get", "cache_dir", "cached_arrays", "cached_path", "prefetch", "REGIMES",
            "CorruptEntry", "TRAIN_CODE", "load_data"]
 
-#: the modules a trained model depends on (their logic enters every model key, see :func:`rilib.cache.code_digest`)
-TRAIN_CODE = ("rilib.train", "rilib.models", "rilib.gradients", "rilib.attacks", "rilib.data", "rilib.zoo")
+#: the modules a trained model depends on (their logic enters every model key, see :func:`rilib.cache.code_digest`).
+#: The data loaders are not among them: what they produce enters the key as the data fingerprint.
+TRAIN_CODE = ("rilib.train", "rilib.models", "rilib.gradients", "rilib.attacks", "rilib.zoo")
 
 REGIMES: dict[str, type] = {
     "ce": _train.CrossEntropy,

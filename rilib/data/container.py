@@ -54,9 +54,8 @@ def _bad_file(path: PathLike, problem: str, fix: str | None = None) -> DataForma
 # Dataset container
 # --------------------------------------------------------------------------------------------
 def _is_lazy(x: Any) -> bool:
-    from .folders import LazyImages
-
-    return isinstance(x, LazyImages)
+    """Inputs that read images on indexing (:class:`~rilib.data.folders.LazyImages`) say so with ``is_lazy``."""
+    return bool(getattr(x, "is_lazy", False)) and not isinstance(x, torch.Tensor)
 
 
 @dataclass(frozen=True, eq=False)

@@ -94,6 +94,7 @@ class LazyImages:
         Output height and width.
     """
 
+    is_lazy = True  # read by rilib.data.container: reads images on indexing, has take() and content_digest()
     dtype = torch.float32
     ndim = 4
     device = torch.device("cpu")
