@@ -290,12 +290,14 @@ def build_book(*, root: Path = REPO, strict: bool = False) -> Path:
 
 
 def _write_report(runs: list[NotebookRun], profile: str, counts, generated: Path) -> None:
+    from . import results
+
     lines = ["# Build report", "", f"Profile: `{profile}`. Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
              f"with Python {sys.version.split()[0]}.", "", "| notebook | status | seconds |", "|---|---|---|"]
     lines += [f"| `{r.name}` | {'ok' if r.ok else 'FAILED: ' + r.error.replace('|', '/')} | {r.seconds:.1f} |"
               for r in runs]
-    lines += [f"| **total** | | {sum(r.seconds for r in runs):.1f} |", "", "Ledger verdicts: "
-              + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + "."]
+    lines += [f"| **total** | | {sum(r.seconds for r in runs):.1f} |", "", "Ledger verdicts:", "",
+              *results.counts_table(counts)]
     generated.mkdir(parents=True, exist_ok=True)
     (generated / "build_report.md").write_text("\n".join(lines) + "\n")
 
@@ -374,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     (generated / "profiles_table.md").write_text(table_markdown(highlight=args.profile) + "\n")
     counts = results.write_ledger_page(generated / "ledger.md", claims_file=root / "book" / "claims.yaml",
                                        records=results.records_dir())
-    print("ledger:", ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    print("ledger:", "; ".join(f"{kind}: " + ", ".join(f"{v} {n}" for v, n in c.most_common())
+                               for kind, c in counts.items() if c))
     if runs:
         _write_report(runs, args.profile, counts, generated)
     elif not (generated / "build_report.md").exists():
