@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Interval", "bootstrap"]
+__all__ = ["Interval", "bootstrap", "percentile_interval"]
 
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -84,8 +84,9 @@ def bootstrap(statistic: Callable[[Sequence[Mapping[str, np.ndarray]]], Any],
     every model (a paired resample), then calls ``statistic``. ``statistic`` returns a number, or a dict of numbers
     (several statistics from the same replicates); the result is an :class:`Interval`, or a dict of them. The
     estimate is the statistic on the data as they are; the interval is the (1 − level)/2 and (1 + level)/2
-    quantiles of the replicates (taken without interpolation). Replicates that give NaN (e.g. a correlation of a constant) are dropped; if more
-    than half are NaN the interval is NaN. Seeded: the same call gives the same interval.
+    quantiles of the replicates (:func:`percentile_interval`). Replicates that give NaN (e.g. a correlation of a
+    constant) are dropped; if more than half are NaN the interval is NaN. Seeded: the same call gives the same
+    interval.
     """
     est = statistic(per_model)
     single = not isinstance(est, Mapping)
@@ -102,15 +103,19 @@ def bootstrap(statistic: Callable[[Sequence[Mapping[str, np.ndarray]]], Any],
         r = {"_": r} if single else r
         for k in est:
             reps[k][b] = r[k]
-    out = {}
-    for k, e in est.items():
-        e = float(e)
-        ok = reps[k][~np.isnan(reps[k])]
-        if math.isnan(e) or ok.size < n_boot / 2:
-            out[k] = Interval(e, math.nan, math.nan, level)
-        else:
-            # no interpolation between replicates: an infinite replicate (e.g. a median over failed attacks) stays
-            # infinite instead of turning the interval into NaN
-            lo, hi = np.quantile(ok, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
-            out[k] = Interval(e, float(lo), float(hi), level)
+    out = {k: percentile_interval(e, reps[k], level=level) for k, e in est.items()}
     return out["_"] if single else out
+
+
+def percentile_interval(estimate: float, replicates: Any, *, level: float = 0.95) -> Interval:
+    """:class:`Interval` of ``estimate`` from bootstrap ``replicates``: their (1 − level)/2 and (1 + level)/2
+    quantiles, taken without interpolation (an infinite replicate, e.g. a median over failed attacks, stays infinite
+    instead of turning the interval into NaN). NaN replicates are dropped; if more than half are NaN, or the
+    estimate is NaN, the interval is NaN."""
+    e = float(estimate)
+    reps = np.asarray(replicates, dtype=float)
+    ok = reps[~np.isnan(reps)]
+    if math.isnan(e) or ok.size == 0 or ok.size < reps.size / 2:
+        return Interval(e, math.nan, math.nan, level)
+    lo, hi = np.quantile(ok, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
+    return Interval(e, float(lo), float(hi), level)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ... import attacks, data, geometry, profiles, zoo
-from ...evaluation import Interval
+from ...evaluation import Interval, percentile_interval
 
 __all__ = ["MODELS", "toy_data", "spec", "measure", "statistics"]
 
@@ -92,10 +92,4 @@ def statistics(meas: dict[tuple[str, int], dict[str, np.ndarray]], seeds: list[i
         r = _summary(meas, s_draw, rng.integers(0, n_points, n_points))
         for k, v in r.items():
             reps[k].append(v)
-    out = {}
-    for k, e in est.items():
-        v = np.asarray(reps[k])
-        v = v[~np.isnan(v)]
-        lo, hi = np.quantile(v, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf") if v.size > n_boot / 2 else (math.nan, math.nan)
-        out[k] = Interval(e, float(lo), float(hi), level)
-    return out
+    return {k: percentile_interval(e, reps[k], level=level) for k, e in est.items()}
