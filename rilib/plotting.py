@@ -23,15 +23,16 @@ def setup() -> None:
 
 
 def page_header(profile: str, section: str, *, substitute: str | None = None, extra: dict[str, Any] | None = None):
-    """Display the profile table section that produced the page (and the substitute sentence, if any)."""
+    """Display the profile table section that produced the page, folded (it is reference, not story), and the
+    substitute sentence, if any."""
     from IPython.display import Markdown, display
 
     from .profiles import table_markdown
 
-    text = f"**Profile: `{profile}`** — the sizes below (active profile in bold) produced every number on this page.\n\n"
-    text += table_markdown(section, highlight=profile)
+    text = (f":::{{dropdown}} Profile `{profile}` — the sizes that produced every number on this page "
+            f"(`{section}`; active profile in bold)\n\n{table_markdown(section, highlight=profile)}\n:::\n")
     if substitute:
-        text += f"\n\n**Substitute.** {substitute}"
+        text += f"\n**Substitute.** {substitute}"
     if extra:
         text += "\n\n" + "\n".join(f"- {k}: {v}" for k, v in extra.items())
     display(Markdown(text))

@@ -19,7 +19,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["PROFILES", "PROFILE_NAMES", "get", "table_markdown"]
+__all__ = ["PROFILES", "PROFILE_NAMES", "get", "table_markdown", "format_value"]
 
 PROFILE_NAMES = ("ci", "default", "paper")
 
@@ -169,6 +169,20 @@ def get(name: str) -> Profile:
     return Profile(name, PROFILES[name])
 
 
+def format_value(v: Any) -> str:
+    """A profile value as a reader reads it: ``name=adam, lr=0.001`` for a dict, ``0.1 … 8.0`` lists comma-separated,
+    ``—`` for None (no Python reprs on the pages)."""
+    if v is None:
+        return "—"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={format_value(x)}" for k, x in v.items()) if v else "—"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(format_value(x) for x in v)
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
 def table_markdown(section: str | None = None, *, highlight: str | None = None) -> str:
     """The profile table (or one section of it) as a Markdown table, the active profile in bold."""
     lines = ["| setting | " + " | ".join(f"**{p}**" if p == highlight else p for p in PROFILE_NAMES) + " |",
@@ -177,6 +191,7 @@ def table_markdown(section: str | None = None, *, highlight: str | None = None) 
         if section is not None and sec != section:
             continue
         for key, per_profile in rows.items():
-            cells = [f"**{per_profile[p]}**" if p == highlight else str(per_profile[p]) for p in PROFILE_NAMES]
-            lines.append(f"| `{sec}.{key}` | " + " | ".join(cells) + " |")
+            cells = [format_value(per_profile[p]) for p in PROFILE_NAMES]
+            cells = [f"**{c}**" if p == highlight and c != "—" else c for p, c in zip(PROFILE_NAMES, cells)]
+            lines.append(f"| `{sec}.{key}` | " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)

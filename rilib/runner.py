@@ -228,9 +228,24 @@ def execute(src: Path, *, profile: str, kernel: str | None = None, generated: Pa
                 cwd=str(src.parent), progress_bar=False, execution_timeout=timeout, log_output=False,
                 language="python",
             )
+        _tag_for_rendering(out_path)
         return NotebookRun(name, time.perf_counter() - t0, True)
     except Exception as e:  # noqa: BLE001 - report every failure with its cell
         return NotebookRun(name, time.perf_counter() - t0, False, _describe_failure(e, out_path, profile, timeout))
+
+
+def _tag_for_rendering(out_path: Path) -> None:
+    """Remove the parameters cells from the rendered page (Jupyter Book's ``remove-cell`` tag): papermill's injected
+    cell and the source's own ``parameters`` cell, which shows the source's default profile, not the one that ran
+    (every page states its profile in its header). The executed notebook keeps both cells."""
+    import nbformat
+
+    nb = nbformat.read(out_path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, out_path)
 
 
 class _nothing:

@@ -33,7 +33,13 @@ function check(i) {
     out.push({page: pages[i], title: d.title, images: imgs.length,
               broken: imgs.filter(im => !(im.complete && im.naturalWidth > 0)).map(im => im.src),
               hasMath: d.querySelectorAll('.math').length, mathjax: typeof w.MathJax !== 'undefined', mathjaxRendered: d.querySelectorAll('.MathJax, mjx-container, .MathJax_CHTML').length,
-              external: external});
+              external: external,
+              rawTable: /\|\s*:?-{3,}:?\s*\|/.test(d.body.innerText) || d.body.innerText.includes('|—|'),
+              paramCells: d.querySelectorAll('.tag_injected-parameters, .tag_parameters').length,
+              reprs: ["{'", "{‘", "array(", "Counter("].filter(s => d.body.innerText.includes(s)),
+              tables: d.querySelectorAll('table').length,
+              folded: d.querySelectorAll('.tag_hide-input').length,
+              openCode: d.querySelectorAll('.cell:not(.tag_hide-input) .cell_input').length});
     f.remove(); check(i + 1);
   }, 3000);
   f.src = pages[i]; document.body.appendChild(f);
@@ -119,4 +125,12 @@ def test_pages_open_in_headless_chromium(built_book, tmp_path):
             assert r["mathjax"] and r["mathjaxRendered"] > 0, f"{r['page']}: formulas not typeset by local MathJax"
     nb_pages = [r for r in results if "/notebooks/" in r["page"]]
     assert all(r["images"] >= 1 for r in nb_pages)
+    for r in results:
+        # Markdown tables (the profile table every page shows, the ledger) render as tables, not as pipe text
+        assert not r["rawTable"], f"{r['page']}: raw Markdown table syntax in the visible text"
+    for r in nb_pages:
+        assert r["paramCells"] == 0, f"{r['page']}: a parameters cell is on the page (papermill's or the source's)"
+        assert not r["reprs"], f"{r['page']}: Python reprs {r['reprs']} in the visible text"
+        assert r["tables"] >= 1, f"{r['page']}: the profile table did not render as a table"
+        assert r["folded"] >= 1 and r["openCode"] == 0, f"{r['page']}: code is not folded ({r['openCode']} open cells)"
     assert any(r["hasMath"] for r in results), "no page has a formula: the MathJax check checked nothing"

@@ -24,7 +24,7 @@
 # %% tags=["parameters"]
 profile = "default"
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 import matplotlib.pyplot as plt
 from IPython.display import display
@@ -38,7 +38,7 @@ plotting.page_header(profile, "etmann_complex", substitute=etmann.substitute_sen
 N_SHOW = 4
 show = plotting.show_image
 
-# %%
+# %% tags=["hide-input"]
 # Train (first run only) and measure every model of both cohorts, one worker process per CPU core; results are
 # cached in the zoo and shared by every page of this chapter.
 etmann.prepare(profile)
@@ -66,7 +66,7 @@ display(pd.DataFrame({name: {k: str(v) for k, v in st.items()} for name, st in s
 # Claim (fig1-saliency): on all evaluation points, not only the four shown, the share of images on which the most
 # robust model has the larger alignment α, with its bootstrap interval (table above).
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(2 * N_SHOW // 2, 6, figsize=(12, 2.2 * N_SHOW))
 for c0, name in ((0, "complex"), (3, "mnist")):
     xs, geos, lo, hi = picked[name]
@@ -88,7 +88,7 @@ plt.show()
 # evaluation points of the complex cohort, the shares of images on which the most robust model has the larger α,
 # α† and |⟨ξ, γ̄⟩| (table above).
 
-# %%
+# %% tags=["hide-input"]
 for name in ("complex", "mnist"):
     xs, geos, lo, hi = picked[name]
     fig, axes = plt.subplots(2 * N_SHOW, 4, figsize=(7.5, 2.0 * 2 * N_SHOW))

@@ -41,7 +41,7 @@
 # %% tags=["parameters"]
 profile = "default"
 
-# %%
+# %% tags=["hide-input"]
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
@@ -55,7 +55,7 @@ rec = results.Recorder("etmann2019/fig2_fig3_alignment", profile=profile)
 plotting.page_header(profile, "etmann_mnist")
 plotting.page_header(profile, "etmann_complex", substitute=etmann.substitute_sentence(profile))
 
-# %%
+# %% tags=["hide-input"]
 cohorts, tables = {}, {}
 for name in ("mnist", "complex"):
     models = etmann.cohort(name, profile)
@@ -69,7 +69,7 @@ for name in ("mnist", "complex"):
 # %% [markdown]
 # ## Figures 2 (complex cohort) and 3 (MNIST)
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
 colors = {"rho_tilde": "k", "gradient": plotting.PALETTE["standard"], "bim": plotting.PALETTE["weak"],
           "cw": plotting.PALETTE["strong"]}
@@ -107,7 +107,7 @@ plt.show()
 #   smaller perturbations than the gradient attack on every model);
 # - Spearman(λ, M[ρ_CW]), the extremes of M[ρ̃]/M[ρ_CW], and the smallest rank agreement of the six pairs of notions.
 
-# %%
+# %% tags=["hide-input"]
 stats = {}
 for name in ("mnist", "complex"):
     stats[name] = etmann.alignment_statistics(*cohorts[name])

@@ -23,7 +23,7 @@
 # %% tags=["parameters"]
 profile = "default"
 
-# %%
+# %% tags=["hide-input"]
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
@@ -37,7 +37,7 @@ plotting.setup()
 rec = results.Recorder("etmann2019/fig4_fig5_pointwise", profile=profile)
 plotting.page_header(profile, "etmann_attacks", substitute=etmann.substitute_sentence(profile))
 
-# %%
+# %% tags=["hide-input"]
 data, rows, cohorts = {}, [], {}
 for name in ("mnist", "complex"):
     models, meas = etmann.measured_cohort(name, profile)
@@ -57,7 +57,7 @@ for name in ("mnist", "complex"):
 table = pd.DataFrame(rows)
 display(table.round(3))
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(2, 2, figsize=(11, 9))
 for col, name, title in ((0, "complex", etmann.cohort_title("complex", profile)),
                          (1, "mnist", "MNIST")):
@@ -94,7 +94,7 @@ plt.show()
 #   zero). This depends on the input representation: the paper's ImageNet inputs are mean-subtracted, ours lie in
 #   [0, 1].
 
-# %%
+# %% tags=["hide-input"]
 stats = {}
 for name in ("mnist", "complex"):
     st = etmann.pointwise_statistics(*cohorts[name])
@@ -113,7 +113,7 @@ display(pd.DataFrame({name: {k: str(v) for k, v in st.items()} for name, st in s
 # points; the attack's answer for a point does not depend on its batch-mates). The ratio of the medians says how
 # much the profile's run overestimates ρ.
 
-# %%
+# %% tags=["hide-input"]
 etmann.prepare(profile, "cw_check", indices={name: [data[name][2]] for name in data})  # both in parallel (cached)
 check_rows = []
 for name in ("mnist", "complex"):

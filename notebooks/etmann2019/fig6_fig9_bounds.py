@@ -34,7 +34,7 @@
 # %% tags=["parameters"]
 profile = "default"
 
-# %%
+# %% tags=["hide-input"]
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
@@ -47,7 +47,7 @@ plotting.setup()
 rec = results.Recorder("etmann2019/fig6_fig9_bounds", profile=profile)
 plotting.page_header(profile, "etmann_complex", substitute=etmann.substitute_sentence(profile))
 
-# %%
+# %% tags=["hide-input"]
 tables, cohorts = {}, {}
 for name in ("mnist", "complex"):
     models, meas = etmann.measured_cohort(name, profile)
@@ -62,7 +62,7 @@ for name in ("mnist", "complex"):
     display(t[["lam_paper", "M_rho_tilde", "share_alpha_dagger_18", "median_of_ratios_18", "share_alpha_19",
                "share_xi_20", "ratio_linear_9"]].round(3))
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(2, 4, figsize=(17, 7.5))
 specs = [("share_alpha_dagger_18", "Fig 6: share of α† in (18)"), ("share_alpha_19", "Fig 7: share of α in (19)"),
          ("share_xi_20", "Fig 8: share of |⟨ξ, γ̄⟩| in (20)"), ("ratio_linear_9", "Fig 9: M|⟨x,g†⟩| / M|Ψ†|")]
@@ -88,7 +88,7 @@ plt.show()
 # share (< 0: "roughly constant" compared with Fig 6; c7, c8), the largest Fig 9 ratio over the less robust half and
 # the ratio of the most robust model (c9), and the smallest share(18) − share(19) over the models (fig7-looser).
 
-# %%
+# %% tags=["hide-input"]
 stats = {name: etmann.bound_statistics(*cohorts[name]) for name in ("mnist", "complex")}
 for name, st in stats.items():
     for k, v in st.items():

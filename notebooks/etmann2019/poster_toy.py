@@ -33,7 +33,7 @@
 # %% tags=["parameters"]
 profile = "default"
 
-# %%
+# %% tags=["hide-input"]
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
@@ -59,7 +59,7 @@ print(f"d = {d}, n = {n}, ‖z‖ = {z.norm():.3f}, b = {b:.3f}, |b|/‖z‖ = {
 # %% [markdown]
 # ## Linear model: ρ = α = ‖x‖·|cos δ| exactly
 
-# %%
+# %% tags=["hide-input"]
 geo_lin = geometry.geometry(linear, x)
 rho_lin = geometry.affine_distance(linear.weight, linear.bias, x)
 cos_delta = (x @ z) / (x.norm(dim=1) * z.norm())
@@ -76,7 +76,7 @@ rec("linear_max_rel_err", max(float(v) for v in checks.values()), fmt="{:.2e}")
 # %% [markdown]
 # ## Affine model: ρ ≠ α, but ρ ≤ α + |b|/‖z‖ (ineq. 4) and ρ(x) = α(ξ) (eq. 5)
 
-# %%
+# %% tags=["hide-input"]
 geo_aff = geometry.geometry(affine, x)
 rho_aff = geometry.affine_distance(affine.weight, affine.bias, x)
 bound4 = geo_aff.alpha + abs(b) / z.norm()
@@ -105,7 +105,7 @@ display(pd.DataFrame({"value": {
 # absolute distance errors divided by the median ρ (a relative error is undefined at the point the affine
 # boundary passes through, where ρ = 0).
 
-# %%
+# %% tags=["hide-input"]
 torch.set_default_dtype(torch.float32)
 xa = x[: P.n_attacked].float()
 att = {}
@@ -129,7 +129,7 @@ rec("attack_max_rel_err", max(rec.values["linear_gradient_max_err"], rec.values[
 # %% [markdown]
 # ## Figure
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
 # (a) the 2-D picture: ρ = ‖x‖|cos δ| for the linear model, and the affine shift
 ax = axes[0]
@@ -174,6 +174,7 @@ fig.tight_layout()
 plotting.save(fig, "etmann2019_poster_toy")
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 assert rec.values["affine_bound_violations"] == 0
-print({k: v for k, v in rec.values.items() if not isinstance(v, list)})
+display(pd.Series({k: f"{v:.3g}" if isinstance(v, float) else str(v) for k, v in rec.values.items()
+                 if not isinstance(v, list)}, name="recorded"))

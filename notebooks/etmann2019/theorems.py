@@ -38,7 +38,7 @@
 # %% tags=["parameters"]
 profile = "default"
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -51,7 +51,7 @@ plotting.setup()
 rec = results.Recorder("etmann2019/theorems", profile=profile)
 plotting.page_header(profile, "etmann_mnist", substitute=etmann.substitute_sentence(profile))
 
-# %%
+# %% tags=["hide-input"]
 etmann.prepare(profile, "theorems")  # float64 geometry of every model, in parallel workers (cached)
 rows, slack, rhs_order = [], {"mnist": {}, "complex": {}}, []
 for name in ("mnist", "complex"):
@@ -75,7 +75,7 @@ display(table)
 # How loose are the bounds? Relative slack (right-hand side − ρ̃)/ρ̃ over all points of all models of a cohort
 # (0 = tight; the inequalities hold where it is ≥ 0).
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
 for ax, name in zip(axes, ("mnist", "complex")):
     for key, parts in slack[name].items():
@@ -89,7 +89,7 @@ fig.tight_layout()
 plotting.save(fig, "etmann2019_theorems_slack")
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 rec("thm1_max_residual", float(table["Thm 1: max rel. residual"].max()), fmt="{:.1e}")
 rec("lemma2_max_rel_err", float(table["Lemma 2 (bias-free copy): max |ρ̃−α†|/ρ̃"].max()), fmt="{:.1e}")
 rec("thm2_14_max_violation", float(table["Thm 2 (14): max ρ̃ − rhs"].max()), fmt="{:.1e}")
@@ -97,7 +97,7 @@ rec("thm2_15_max_violation", float(table["Thm 2 (15): max ρ̃ − rhs"].max()),
 rec("thm3_16_max_violation", float(table["Thm 3 (16): max ρ̃ − rhs"].max()), fmt="{:.1e}")
 rec("share_f_xi_equals_f_x", float(table["F(ξ) = F(x)"].mean()), fmt="{:.3f}")
 rec("rhs18_minus_19_max", max(rhs_order), fmt="{:.1e}")
-display({k: v for k, v in rec.values.items()})
+display(pd.Series({k: f"{v:.3g}" for k, v in rec.values.items()}, name="recorded"))
 
 # %% [markdown]
 # ## Lemma 1 and Sec 2.2.2: affine and linear classifiers
@@ -110,7 +110,7 @@ display({k: v for k, v in rec.values.items()})
 # [0.2, 0.8] with the cohorts' box [0, 1], so CW runs as it does on the cohorts; only points whose exact nearest
 # boundary point lies inside the box count (elsewhere the box-constrained distance is larger than the closed form).
 
-# %%
+# %% tags=["hide-input"]
 lemma1 = etmann.lemma1_experiment(profile=profile)
 rec("lemma1_max_rel_err", lemma1["rel_err"], fmt="{:.1e}")
 rec("lemma1_cw_median_ratio", lemma1["cw_median_ratio"], fmt="{:.4f}")
@@ -130,7 +130,7 @@ rec("lemma1_exact_median", float(np.median(lemma1["exact_affine"])), fmt="{:.3f}
 # For each evaluation image of the first MNIST model (float64): x centred and scaled to ‖x‖ = 1, its saliency map
 # g = ∇Ψ^{i*}(x) centred; then |⟨x, g⟩|/‖g‖ equals |Pearson(x, g)| by the definition of the correlation.
 
-# %%
+# %% tags=["hide-input"]
 cm0 = etmann.cohort("mnist", profile)[0]
 ds_m, x_m, _ = etmann.eval_data("mnist", profile)
 rec("def2_pearson_max_err", etmann.def2_pearson_error(cm0.model, x_m), fmt="{:.1e}")
@@ -142,7 +142,7 @@ print(f"max |α − |Pearson|| over {len(x_m)} images: {rec.values['def2_pearson
 # `models.Shifted`, which computes exactly the same classifier: M[ρ̃] cannot change (identity check); M[α] does
 # (claim: by more than 5 % for every model, interval included).
 
-# %%
+# %% tags=["hide-input"]
 c = float(ds_m.x_train.double().mean())
 shift = etmann.shift_experiment(etmann.cohort("mnist", profile), x_m, c)
 display(pd.DataFrame(shift["rows"]).round(4))

@@ -32,7 +32,7 @@
 # %% tags=["parameters"]
 profile = "default"
 
-# %%
+# %% tags=["hide-input"]
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
@@ -47,7 +47,7 @@ P = profiles.get(profile).kim_toy
 rec = results.Recorder("kim2019/fig3_toy", profile=profile)
 plotting.page_header(profile, "kim_toy")
 
-# %%
+# %% tags=["hide-input"]
 toy = kim2019.toy_data(profile)
 print(toy.description)
 high_var, low_var = geometry.principal_directions(torch.tensor(data.GAUSSIAN_TOY_COV))
@@ -62,7 +62,7 @@ entries = {k: zoo.get(sp, device="cpu") for k, sp in specs.items()}
 # %% [markdown]
 # ## Attacks and tilt
 
-# %%
+# %% tags=["hide-input"]
 meas = {k: kim2019.measure(e.model, toy, profile) for k, e in entries.items()}
 table = pd.DataFrame([{"model": n, "seed": s, "test acc": entries[(n, s)].test_acc,
                        "attack success": float(m["success"].mean()), "median tilt (deg)": float(np.nanmedian(m["tilt"])),
@@ -77,7 +77,7 @@ display(table.round(3))
 # data, and the differences the claims compare, each with a 95 % bootstrap interval that resamples the seeds and the
 # test points (`kim2019.statistics`).
 
-# %%
+# %% tags=["hide-input"]
 stats = kim2019.statistics(meas, P.seeds)
 display(pd.Series({k: str(v) for k, v in stats.items()}, name="estimate [95 % interval]"))
 for k, v in stats.items():
@@ -92,7 +92,7 @@ for n in names:
 # network and of the networks trained against the weak and the strong adversary, with the L2 ε = 1 attacks
 # (40 steps, no random start) against class-2 test points drawn as black segments ending in the adversarial example.
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(2, 2, figsize=(10, 7.5), sharex=True, sharey=True)
 lim_x, lim_y = (-1.6, 1.6), (-1.2, 1.2)
 ax = axes[0, 0]
