@@ -35,6 +35,7 @@ from .evaluation.intervals import Interval
 __all__ = [
     "Recorder", "records_dir", "claims_path", "load_claims", "load_records", "evaluate_rule", "ledger_rows",
     "write_ledger_page", "RuleError", "VERDICTS", "KINDS", "rule_names", "verdict_counts", "counts_table",
+    "claims_box", "badge", "anchor",
 ]
 
 #: every verdict the ledger gives, in the order the pages list them
@@ -110,6 +111,12 @@ class Recorder:
             _glue(name, value, fmt)
         self._flush()
         return value
+
+    def show_claims(self) -> None:
+        """Display the "Claims on this page" box (:func:`claims_box`) for the numbers recorded so far."""
+        from IPython.display import Markdown, display
+
+        display(Markdown(claims_box(self.notebook, self.values, self.profile, formats=self.formats)))
 
     def _flush(self) -> None:
         payload = {"notebook": self.notebook, "profile": self.profile, "values": _plain(self.values),
@@ -349,6 +356,53 @@ def _cell(s: Any) -> str:
     return str(s if s is not None else "").replace("|", "\\|").replace("\n", " ")
 
 
+#: sphinx-design badge colour of each verdict
+BADGES = {"reproduced": "success", "reproduced on substitute": "success-line", "identity holds": "secondary",
+          "inconclusive": "warning", "diverges": "danger", "not run": "light"}
+
+
+def badge(verdict: str) -> str:
+    """The verdict as a coloured MyST badge (sphinx-design ``bdg-*`` role)."""
+    return f"{{bdg-{BADGES.get(verdict, 'light')}}}`{verdict}`"
+
+
+def anchor(claim_id: str) -> str:
+    """The label of a claim's entry on the ledger page (for ``{ref}`` links from other pages)."""
+    return f"claim-{claim_id}"
+
+
+def _short(text: str, n: int = 110) -> str:
+    return text if len(text) <= n else text[: n - 1].rsplit(";", 1)[0] + "; …"
+
+
+def _details(r: dict[str, Any]) -> list[str]:
+    why = f" ({r['why']})" if r["why"] and r["verdict"] == "not run" else ""
+    out = [f"**Verdict.** {badge(r['verdict'])}{why}" + (f" at profile `{r['profile']}`" if r["profile"] else "")
+           + f"; kind: *{r['kind']}*.", "", f"**Claim.** {r['statement']}", "", f"**Paper.** {r['paper_value']}", "",
+           f"**Ours.** {r['ours'] or '—'}", "", f"**Measure.** {r['measure']}", ""]
+    if r.get("rule"):
+        out += [f"**Rule** (over the names `{r['notebook']}` records): `{r['rule']}`", ""]
+    if r.get("substitute"):
+        out += [f"**Substitute.** {r['substitute']}", ""]
+    return out
+
+
+def claims_box(notebook: str, values: dict[str, Any], profile: str, *, formats: dict[str, str] | None = None,
+               claims_file: str | os.PathLike | None = None) -> str:
+    """Markdown of the "Claims on this page" box of ``notebook``: each claim it measures with its verdict badge,
+    statement, the paper's value and ours, computed like the ledger (:func:`ledger_rows`) from ``values``."""
+    claims = [c for c in load_claims(claims_file) if c.get("notebook") == notebook]
+    rows = ledger_rows(claims, {notebook: {"profile": profile, "values": values, "formats": formats or {}}})
+    lines = ["## Claims on this page", "", "| verdict | claim | paper | ours |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append("| " + " | ".join((badge(r["verdict"]), f"{{ref}}`{r['id']} <{anchor(r['id'])}>`: "
+                                        + _cell(r["statement"]), _cell(r["paper_value"]), _cell(r["ours"] or "—")))
+                     + " |")
+    if not rows:
+        lines.append("| — | no claim of the ledger is measured here | | |")
+    return "\n".join(lines) + "\n"
+
+
 def verdict_counts(rows: list[dict[str, Any]]) -> dict[str, Counter]:
     """Verdict counts per claim kind: ``{"empirical": Counter, "identity": Counter}``."""
     out = {k: Counter() for k in KINDS}
@@ -391,18 +445,16 @@ def write_ledger_page(path: str | os.PathLike, *, claims_file: str | os.PathLike
         *counts_table(counts), "",
     ]
     for paper in dict.fromkeys(r["paper"] for r in rows):
-        lines += [f"## {paper}", "", "| id | kind | artifact | claim | paper | ours | verdict |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in (r for r in rows if r["paper"] == paper):
-            verdict = r["verdict"] + (f" ({r['why']})" if r["why"] and r["verdict"] == "not run" else "")
-            verdict += f" (profile {r['profile']})" if r["profile"] else ""
-            if r.get("substitute") and r["profile"]:
-                verdict += f"; substitute: {r['substitute']}"
-            lines.append("| " + " | ".join(_cell(x) for x in (
-                f"`{r['id']}`", r["kind"], r["artifact"], r["statement"], r["paper_value"], r["ours"] or "—",
-                verdict)) + " |")
+        mine = [r for r in rows if r["paper"] == paper]
+        lines += [f"## {paper}", "", "| verdict | claim | ours |", "|---|---|---|"]
+        for r in mine:
+            lines.append("| " + " | ".join((badge(r["verdict"]), f"{{ref}}`{r['id']} <{anchor(r['id'])}>` · "
+                                            + _cell(r["artifact"]), _cell(_short(r["ours"]) or "—"))) + " |")
         lines.append("")
-    atomic_write(Path(path), "\n".join(lines))
+        for r in mine:
+            lines += [f"({anchor(r['id'])})=", f":::{{dropdown}} {r['id']} · {r['artifact']} · {r['verdict']}",
+                      *_details(r), ":::", ""]
+        atomic_write(Path(path), "\n".join(lines))
     profile_note = f" (profile {', '.join(profiles)})" if profiles else ""
     atomic_write(Path(path).with_name("ledger_counts.md"), "\n".join([
         f"Verdicts of the {len(rows)} claims{profile_note}:", "", *counts_table(counts), ""]))

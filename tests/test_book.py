@@ -39,7 +39,9 @@ function check(i) {
               reprs: ["{'", "{‘", "array(", "Counter("].filter(s => d.body.innerText.includes(s)),
               tables: d.querySelectorAll('table').length,
               folded: d.querySelectorAll('.tag_hide-input').length,
-              openCode: d.querySelectorAll('.cell:not(.tag_hide-input) .cell_input').length});
+              openCode: d.querySelectorAll('.cell:not(.tag_hide-input) .cell_input').length,
+              overflow: Array.from(d.querySelectorAll('article table'))
+                .filter(t => t.getBoundingClientRect().right > d.documentElement.clientWidth + 1).length});
     f.remove(); check(i + 1);
   }, 3000);
   f.src = pages[i]; document.body.appendChild(f);
@@ -74,19 +76,34 @@ def test_book_pages_exist_and_notebook_pages_have_figures(built_book):
     for s in runner.discover():
         text = (built_book / f"book/generated/notebooks/{s.parent.name}/{s.stem}.html").read_text()
         assert re.search(r'<img[^>]+src="[^"]+\.png"', text), f"{s.stem}: no figure in the page"
-    # the ledger page shows, in each claim's own table row, the verdict computed from the records
+    # the ledger page shows, in each claim's own table row, the verdict computed from the records (first column,
+    # as a badge), and every artifact page's "Claims on this page" box shows the same verdicts
     ledger = (built_book / "book/generated/ledger.html").read_text()
     root = built_book.parents[1]
     rows = results.ledger_rows(results.load_claims(root / "book" / "claims.yaml"),
                                results.load_records(root / "book" / "generated" / "records"))
-    html_rows = re.findall(r"<tr[^>]*>(.*?)</tr>", ledger, flags=re.S)
-    assert len(html_rows) >= len(rows)
+
+    def verdicts_in(html: str) -> dict[str, str]:
+        out = {}
+        for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", html, flags=re.S):
+            cells = re.findall(r"<td[^>]*>(.*?)</td>", tr, flags=re.S)
+            ids = re.findall(r">([a-z0-9]+20\d\d-[a-z0-9-]+)<", tr)
+            if cells and ids:
+                assert ids[0] not in out, f"{ids[0]} is in two table rows"
+                out[ids[0]] = re.sub(r"<[^>]+>", "", cells[0]).strip()
+        return out
+
+    on_ledger = verdicts_in(ledger)
     for r in rows:
-        mine = [h for h in html_rows if f">{r['id']}<" in h]
-        assert len(mine) == 1, f"{r['id']}: {len(mine)} rows on the ledger page"
-        cells = re.findall(r"<td[^>]*>(.*?)</td>", mine[0], flags=re.S)
-        assert re.sub(r"<[^>]+>", "", cells[-1]).strip().startswith(r["verdict"]), (r["id"], r["verdict"], cells[-1])
-        assert re.sub(r"<[^>]+>", "", cells[1]).strip() == r["kind"]
+        assert on_ledger.get(r["id"]) == r["verdict"], (r["id"], r["verdict"], on_ledger.get(r["id"]))
+        assert f'id="{results.anchor(r["id"])}"' in ledger, f"{r['id']}: no entry to link to on the ledger page"
+    for src in runner.discover():
+        nb = f"{src.parent.name}/{src.stem}"
+        page = (built_book / f"book/generated/notebooks/{nb}.html").read_text()
+        assert "Claims on this page" in page, f"{nb}: no claims box"
+        box = verdicts_in(page[page.index("Claims on this page"):])
+        expected = {r["id"]: r["verdict"] for r in rows if r["notebook"] == nb}
+        assert box == expected, (nb, box, expected)
     measured = [r for r in rows if r["verdict"] != "not run"]
     assert measured, "no claim has a verdict: the ledger check checked nothing"
 
@@ -128,6 +145,8 @@ def test_pages_open_in_headless_chromium(built_book, tmp_path):
     for r in results:
         # Markdown tables (the profile table every page shows, the ledger) render as tables, not as pipe text
         assert not r["rawTable"], f"{r['page']}: raw Markdown table syntax in the visible text"
+    ledger = next(r for r in results if r["page"].endswith("ledger.html"))
+    assert ledger["overflow"] == 0, "the ledger's tables are wider than a 1 200-pixel window (verdicts off-screen)"
     for r in nb_pages:
         assert r["paramCells"] == 0, f"{r['page']}: a parameters cell is on the page (papermill's or the source's)"
         assert not r["reprs"], f"{r['page']}: Python reprs {r['reprs']} in the visible text"

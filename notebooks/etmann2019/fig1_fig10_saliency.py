@@ -104,3 +104,6 @@ for name in ("complex", "mnist"):
     fig.tight_layout()
     plotting.save(fig, f"etmann2019_fig10_{name}")
     plt.show()
+
+# %% tags=["remove-input"]
+rec.show_claims()

@@ -118,3 +118,6 @@ for name in ("mnist", "complex"):
     rec(f"M_rho_tilde_{name}", t["M_rho_tilde"].tolist(), glue=False)
     rec(f"fail_cw_{name}", t["fail_cw"].tolist(), glue=False)
 display(pd.DataFrame({name: {k: str(v) for k, v in st.items()} for name, st in stats.items()}))
+
+# %% tags=["remove-input"]
+rec.show_claims()

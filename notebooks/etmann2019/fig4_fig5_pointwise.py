@@ -128,3 +128,6 @@ for name in ("mnist", "complex"):
                        "failures (long)": int((~np.isfinite(chk["cw_long"])).sum())})
     rec(f"cw_short_over_long_{name}", ratio, fmt="{:.3f}")
 display(pd.DataFrame(check_rows).round(4))
+
+# %% tags=["remove-input"]
+rec.show_claims()

@@ -94,3 +94,6 @@ for name, st in stats.items():
     for k, v in st.items():
         rec(f"{k}_{name}", v, fmt="{:.3f}")
 display(pd.DataFrame({name: {k: str(v) for k, v in st.items()} for name, st in stats.items()}))
+
+# %% tags=["remove-input"]
+rec.show_claims()

@@ -178,3 +178,6 @@ plt.show()
 assert rec.values["affine_bound_violations"] == 0
 display(pd.Series({k: f"{v:.3g}" if isinstance(v, float) else str(v) for k, v in rec.values.items()
                  if not isinstance(v, list)}, name="recorded"))
+
+# %% tags=["remove-input"]
+rec.show_claims()

@@ -149,3 +149,6 @@ display(pd.DataFrame(shift["rows"]).round(4))
 rec("sec33_shift", c, fmt="{:.3f}")
 rec("sec33_rho_tilde_max_rel_change", shift["rho_tilde_max_rel_change"], fmt="{:.1e}")
 rec("sec33_alpha_min_abs_change", shift["alpha_min_abs_change"], fmt="{:.3f}")
+
+# %% tags=["remove-input"]
+rec.show_claims()

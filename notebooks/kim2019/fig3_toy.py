@@ -128,3 +128,6 @@ plt.show()
 # The claims: training against a stronger adversary removes the tilt to a larger degree (`tilt_drop_weak` and
 # `tilt_drop_strong` above 0, intervals included), and the adversarial examples of robust models move towards the
 # other class's data instead of off the manifold (`offmanifold_drop` above 0). The ledger reads these records.
+
+# %% tags=["remove-input"]
+rec.show_claims()
