@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["setup", "page_header", "PALETTE", "save", "show_image"]
+__all__ = ["setup", "page_header", "PALETTE", "save", "show_image", "verdict_overview", "VERDICT_COLOURS"]
 
 #: colours used consistently: standard model, weak adversary, strong adversary, attacks, class colours
 PALETTE = {
@@ -61,3 +61,34 @@ def show_image(ax, img, title: str | None = None, *, signed: bool = False) -> No
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=8)
+
+
+#: colours of the verdicts (as the badges of the pages)
+VERDICT_COLOURS = {"reproduced": "#198754", "reproduced on substitute": "#75b798", "identity holds": "#6c757d",
+                   "inconclusive": "#fd7e14", "diverges": "#dc3545", "not run": "#e9ecef"}
+
+
+def verdict_overview(rows, path) -> None:
+    """Stacked horizontal bars: the verdicts of each paper's claims (the ledger's overview figure), saved to ``path``."""
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    papers = list(dict.fromkeys(r["paper"] for r in rows))
+    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(papers)))
+    left = [0] * len(papers)
+    for verdict, colour in VERDICT_COLOURS.items():
+        n = [sum(1 for r in rows if r["paper"] == p and r["verdict"] == verdict) for p in papers]
+        ax.barh(papers, n, left=left, color=colour, label=verdict, edgecolor="white")
+        left = [a + b for a, b in zip(left, n)]
+    ax.invert_yaxis()
+    ax.set_xlabel("claims")
+    ax.legend(ncol=3, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(papers) > 2 else -0.6),
+              frameon=False)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)

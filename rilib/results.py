@@ -35,7 +35,7 @@ from .evaluation.intervals import Interval
 __all__ = [
     "Recorder", "records_dir", "claims_path", "load_claims", "load_records", "evaluate_rule", "ledger_rows",
     "write_ledger_page", "RuleError", "VERDICTS", "KINDS", "rule_names", "verdict_counts", "counts_table",
-    "claims_box", "badge", "anchor",
+    "claims_box", "badge", "anchor", "paper_table",
 ]
 
 #: every verdict the ledger gives, in the order the pages list them
@@ -116,7 +116,10 @@ class Recorder:
         """Display the "Claims on this page" box (:func:`claims_box`) for the numbers recorded so far."""
         from IPython.display import Markdown, display
 
-        display(Markdown(claims_box(self.notebook, self.values, self.profile, formats=self.formats)))
+        commit = os.environ.get("RILIB_BUILD_COMMIT", "unknown")
+        rerun = (f"\n*This page: profile `{self.profile}`, rilib commit `{commit}`. Re-run exactly this page at another "
+                 f"profile:* `python -m rilib.runner --only {self.notebook} --profile default` (or `ci`, `paper`).\n")
+        display(Markdown(claims_box(self.notebook, self.values, self.profile, formats=self.formats) + rerun))
 
     def _flush(self) -> None:
         payload = {"notebook": self.notebook, "profile": self.profile, "values": _plain(self.values),
@@ -422,6 +425,16 @@ def counts_table(counts: dict[str, Counter]) -> list[str]:
     return lines
 
 
+def paper_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines: one row per paper with its verdict counts in one cell (narrow enough for any window)."""
+    lines = ["| paper | verdicts | claims |", "|---|---|---|"]
+    for paper in dict.fromkeys(r["paper"] for r in rows):
+        c = Counter(r["verdict"] for r in rows if r["paper"] == paper)
+        lines.append(f"| {paper} | " + " · ".join(f"{c[v]} {v}" for v in VERDICTS if c.get(v))
+                     + f" | {sum(c.values())} |")
+    return lines
+
+
 def write_ledger_page(path: str | os.PathLike, *, claims_file: str | os.PathLike | None = None,
                       records: str | os.PathLike | None = None) -> dict[str, Counter]:
     """Write the ledger page (MyST markdown) and return the verdict counts per kind (:func:`verdict_counts`)."""
@@ -443,6 +456,8 @@ def write_ledger_page(path: str | os.PathLike, *, claims_file: str | os.PathLike
         + (" **Numbers from profile `ci` are plumbing checks at tiny scale, not evidence.**" if "ci" in profiles
            else ""), "",
         *counts_table(counts), "",
+        "![Verdicts per paper](figures/verdicts_by_paper.png)", "",
+        *paper_table(rows), "",
     ]
     for paper in dict.fromkeys(r["paper"] for r in rows):
         mine = [r for r in rows if r["paper"] == paper]
@@ -457,5 +472,9 @@ def write_ledger_page(path: str | os.PathLike, *, claims_file: str | os.PathLike
         atomic_write(Path(path), "\n".join(lines))
     profile_note = f" (profile {', '.join(profiles)})" if profiles else ""
     atomic_write(Path(path).with_name("ledger_counts.md"), "\n".join([
-        f"Verdicts of the {len(rows)} claims{profile_note}:", "", *counts_table(counts), ""]))
+        f"Verdicts of the {len(rows)} claims{profile_note}:", "", *counts_table(counts), "",
+        "![Verdicts per paper](figures/verdicts_by_paper.png)", "", *paper_table(rows), ""]))
+    from .plotting import verdict_overview
+
+    verdict_overview(rows, Path(path).parent / "figures" / "verdicts_by_paper.png")
     return counts

@@ -304,11 +304,25 @@ def build_book(*, root: Path = REPO, strict: bool = False) -> Path:
     return html / "index.html"
 
 
+def build_commit() -> str:
+    """The checkout's short commit (``+dirty`` with uncommitted changes), or ``unknown`` outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              timeout=10)
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def _write_report(runs: list[NotebookRun], profile: str, counts, generated: Path) -> None:
     from . import results
 
     lines = ["# Build report", "", f"Profile: `{profile}`. Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
-             f"with Python {sys.version.split()[0]}.", "", "| notebook | status | seconds |", "|---|---|---|"]
+             f"with Python {sys.version.split()[0]} from rilib commit `{os.environ.get('RILIB_BUILD_COMMIT') or build_commit()}`.", "", "| notebook | status | seconds |", "|---|---|---|"]
     lines += [f"| `{r.name}` | {'ok' if r.ok else 'FAILED: ' + r.error.replace('|', '/')} | {r.seconds:.1f} |"
               for r in runs]
     lines += [f"| **total** | | {sum(r.seconds for r in runs):.1f} |", "", "Ledger verdicts:", "",
@@ -367,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         kernel = _kernel_name()
+        os.environ.setdefault("RILIB_BUILD_COMMIT", build_commit())  # shown on every page; kernels inherit it
         t_all = time.perf_counter()
         limit = f"{timeout:g} s per cell" if timeout else "no per-cell timeout"
         print(f"executing {len(srcs)} notebooks at profile {args.profile!r} (kernel {kernel}, {limit})", flush=True)

@@ -189,3 +189,18 @@ def test_profiles_table_is_complete():
             d = profiles.PROFILES["default"][sec][key]
             if isinstance(v, int) and not isinstance(v, bool):
                 assert v <= d, f"{sec}.{key}"
+
+
+def test_paper_table_and_claims_box_agree_with_the_ledger_rows(tmp_path):
+    claims = [_claim("p-a", "x > 1"), _claim("p-b", "x > 2"), _claim("p-g", "x > 1", kind="identity"),
+              dict(_claim("q-a", "x > 1", notebook="q/nb"), paper="q")]
+    cf = tmp_path / "claims.yaml"
+    cf.write_text(yaml.safe_dump(claims))
+    recs = {"p/nb": {"profile": "default", "values": {"x": 1.5}, "formats": {}}}
+    rows = results.ledger_rows(results.load_claims(cf), recs)
+    table = results.paper_table(rows)
+    assert table[2] == "| p | 1 reproduced · 1 identity holds · 1 diverges | 3 |"
+    assert table[3] == "| q | 1 not run | 1 |"
+    box = results.claims_box("p/nb", {"x": 1.5}, "default", claims_file=cf)
+    assert box.count("\n| ") == 4  # header, rule and three claims
+    assert "{bdg-success}`reproduced`" in box and "{bdg-danger}`diverges`" in box and "claim-p-g" in box
