@@ -16,11 +16,12 @@ PY_MIN  := 3.11
 # exported to the runner and, through it, to every notebook kernel and worker process
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: book test setup check-python system-packages clean-book help
+.PHONY: book test lab setup check-python system-packages clean-book help
 
 help:
 	@echo "make book [PROFILE=ci|default|paper]   build the book (_build/html/index.html)"
 	@echo "make test                              run the tests (includes every notebook at profile ci)"
+	@echo "make lab                               JupyterLab on notebooks/: each .py opens as a notebook (paired .ipynb)"
 	@echo "options: PYTHON=python3.X (interpreter for .venv, >= $(PY_MIN)), RILIB_CELL_TIMEOUT=<s> (0: no limit)"
 
 book: setup
@@ -28,6 +29,17 @@ book: setup
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# JupyterLab with jupytext: a notebooks/<paper>/<name>.py opens as a notebook (double click) and saves to the .py and
+# a git-ignored .ipynb (notebooks/jupytext.toml); change the `profile` cell and run, or re-run one page of the book
+# with `.venv/bin/python -m rilib.runner --only <paper>/<name> --profile <profile>`.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+lab: setup $(LAB_SETTINGS)
+	$(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+
+$(LAB_SETTINGS):
+	@mkdir -p $(dir $@)
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' > $@
 
 setup: system-packages $(STAMP)
 
@@ -63,7 +75,7 @@ $(STAMP): requirements.txt pyproject.toml | system-packages
 	  || { cat $(VENV)/pip.log; echo "pip install failed (log: $(VENV)/pip.log)"; exit 1; }
 	@$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e . >> $(VENV)/pip.log 2>&1 \
 	  || { cat $(VENV)/pip.log; echo "pip install -e . failed (log: $(VENV)/pip.log)"; exit 1; }
-	$(PY) -c "import torch, torchvision, foolbox, captum, pandas, PIL, papermill, jupytext, jupyter_book, mlxtend, safetensors, rilib"
+	$(PY) -c "import torch, torchvision, foolbox, captum, pandas, PIL, papermill, jupytext, jupyterlab, jupyter_book, mlxtend, safetensors, rilib"
 	$(PY) -m ipykernel install --sys-prefix --name rilib --display-name rilib > /dev/null
 	@touch $(STAMP)
 

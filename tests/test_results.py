@@ -204,3 +204,17 @@ def test_paper_table_and_claims_box_agree_with_the_ledger_rows(tmp_path):
     box = results.claims_box("p/nb", {"x": 1.5}, "default", claims_file=cf)
     assert box.count("\n| ") == 4  # header, rule and three claims
     assert "{bdg-success}`reproduced`" in box and "{bdg-danger}`diverges`" in box and "claim-p-g" in box
+
+
+def test_notebook_sources_are_paired_for_jupyterlab_and_round_trip():
+    """`make lab` opens each .py as a notebook paired with a git-ignored .ipynb; saving from the notebook view must
+    give back the same .py (so editing in JupyterLab does not rewrite the sources)."""
+    import jupytext
+    from jupytext.config import find_jupytext_configuration_file, load_jupytext_configuration_file
+
+    cfg = load_jupytext_configuration_file(find_jupytext_configuration_file(str(REPO / "notebooks" / "kim2019")))
+    assert {f for entry in cfg.formats for f in entry.split(",")} == {"ipynb", "py:percent"}
+    assert "notebooks/**/*.ipynb" in (REPO / ".gitignore").read_text()
+    for src in runner.discover():
+        text = src.read_text()
+        assert jupytext.writes(jupytext.reads(text, fmt="py:percent"), fmt="py:percent", config=cfg) == text, src
