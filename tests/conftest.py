@@ -33,6 +33,13 @@ def float64():
         torch.set_default_dtype(old)
 
 
+@pytest.fixture
+def cache_root(tmp_path, monkeypatch):
+    """A fresh, empty rilib cache folder (``$RILIB_CACHE``) for the test."""
+    monkeypatch.setenv("RILIB_CACHE", str(tmp_path / "zoo"))
+    return tmp_path / "zoo"
+
+
 @pytest.fixture(params=[0, 1, 2])
 def seed(request):
     return request.param

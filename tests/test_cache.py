@@ -23,12 +23,6 @@ from rilib import cache, zoo
 # --------------------------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------------------------
-@pytest.fixture
-def cache_root(tmp_path, monkeypatch):
-    monkeypatch.setenv("RILIB_CACHE", str(tmp_path / "zoo"))
-    return tmp_path / "zoo"
-
-
 def _toy_spec(**kw):
     base = dict(dataset="gaussian-toy", arch="toy_mlp", epochs=1, batch_size=100, seed=0, profile="test",
                 data_kwargs={"n_per_class": 100, "n_test_per_class": 25, "n_train": 200, "n_test": 50})

@@ -10,12 +10,6 @@ import torch
 from rilib import zoo
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("RILIB_CACHE", str(tmp_path / "zoo"))
-    return tmp_path / "zoo"
-
-
 def _spec(**kw):
     base = dict(dataset="gaussian-toy", arch="toy_mlp", epochs=1, batch_size=100, seed=0, profile="ci",
                 data_kwargs={"n_per_class": 200, "n_test_per_class": 50, "seed": 0})
@@ -23,19 +17,19 @@ def _spec(**kw):
     return zoo.ModelSpec(**base)
 
 
-def test_second_get_loads_the_same_weights(cache):
+def test_second_get_loads_the_same_weights(cache_root):
     spec = _spec()
     a = zoo.get(spec, device="cpu", progress=False)
     b = zoo.get(spec, device="cpu", progress=False)
     assert not a.loaded and b.loaded
     for k, v in a.model.state_dict().items():
         assert torch.equal(v, b.model.state_dict()[k])
-    meta = json.loads((cache / spec.key / "meta.json").read_text())
+    meta = json.loads((cache_root / spec.key / "meta.json").read_text())
     assert meta["key"] == spec.key and 0.0 <= meta["test_acc"] <= 1.0 and meta["train_seconds"] > 0
     assert meta["spec"]["arch"] == "toy_mlp" and len(meta["train_loss"]) == 1
 
 
-def test_training_is_reproducible_across_cache_wipes(cache, tmp_path, monkeypatch):
+def test_training_is_reproducible_across_cache_wipes(cache_root, tmp_path, monkeypatch):
     spec = _spec()
     a = zoo.get(spec, device="cpu", progress=False)
     monkeypatch.setenv("RILIB_CACHE", str(tmp_path / "other"))
@@ -45,10 +39,10 @@ def test_training_is_reproducible_across_cache_wipes(cache, tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("damage", ["flip_bytes", "truncate", "delete_meta", "bad_json"])
-def test_corrupt_entry_is_retrained_and_kept_aside(cache, damage):
+def test_corrupt_entry_is_retrained_and_kept_aside(cache_root, damage):
     spec = _spec()
     first = zoo.get(spec, device="cpu", progress=False)
-    entry = cache / spec.key
+    entry = cache_root / spec.key
     w = entry / "model.safetensors"
     if damage == "flip_bytes":
         data = bytearray(w.read_bytes())
@@ -64,8 +58,8 @@ def test_corrupt_entry_is_retrained_and_kept_aside(cache, damage):
         again = zoo.get(spec, device="cpu", progress=False)
     assert not again.loaded  # retrained, not loaded
     assert all(torch.equal(v, again.model.state_dict()[k]) for k, v in first.model.state_dict().items())
-    assert list(cache.glob(f"{spec.key}.corrupt-*")), "the damaged entry is moved aside, not deleted"
-    assert not list(cache.glob(".tmp-*")), "no temporary is left behind"
+    assert list(cache_root.glob(f"{spec.key}.corrupt-*")), "the damaged entry is moved aside, not deleted"
+    assert not list(cache_root.glob(".tmp-*")), "no temporary is left behind"
     assert zoo.get(spec, device="cpu", progress=False).loaded
 
 
@@ -98,14 +92,14 @@ def test_key_depends_on_the_training_code(monkeypatch):
     assert spec.key != k
 
 
-def test_unknown_regime_and_arch_are_clear_errors(cache):
+def test_unknown_regime_and_arch_are_clear_errors(cache_root):
     with pytest.raises(ValueError, match="unknown regime"):
         zoo.get(_spec(regime="magic"), device="cpu", progress=False)
     with pytest.raises(ValueError, match="unknown architecture"):
         zoo.get(_spec(arch="magic"), device="cpu", progress=False)
 
 
-def test_init_weights_are_loaded_safely(cache, tmp_path):
+def test_init_weights_are_loaded_safely(cache_root, tmp_path):
     from rilib import models
 
     m = models.build("toy_mlp")
@@ -117,7 +111,7 @@ def test_init_weights_are_loaded_safely(cache, tmp_path):
         zoo.get(_spec(init_weights=str(tmp_path / "evil.pt")), device="cpu", progress=False)
 
 
-def test_cached_arrays_compute_once_and_survive_damage(cache):
+def test_cached_arrays_compute_once_and_survive_damage(cache_root):
     import numpy as np
 
     calls = []
@@ -130,7 +124,7 @@ def test_cached_arrays_compute_once_and_survive_damage(cache):
 
     k = rcache.key("demo", spec={"n": 3}, model="abc")
     r1 = zoo.cached_arrays("demo", k, compute)
-    (stored,) = list((cache / "results").glob("demo-*.npz"))
+    (stored,) = list((cache_root / "results").glob("demo-*.npz"))
     r2 = zoo.cached_arrays("demo", k, compute)
     assert len(calls) == 1 and np.array_equal(r1["a"], r2["a"]) and r2["n"] == 7
     zoo.cached_arrays("demo", rcache.key("demo", spec={"n": 4}, model="abc"), compute)
