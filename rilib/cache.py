@@ -198,23 +198,206 @@ def _logic_digest(path: Path) -> str:
 
 
 def code_digest(modules: Iterable[str] | str) -> str:
-    """Digest of the logic of modules (``"rilib.attacks"``; a package counts with all of its files).
+    """Digest of the logic of modules (``"rilib.attacks"``; a package counts with all of its files) and of the code
+    that named functions and classes use (``"rilib.train.regimes:Adversarial"``).
 
     Each file is parsed and dumped without docstrings, comments, formatting and line numbers, so editing prose keeps
     every cached result while changing one line of logic invalidates the results that depend on that module. Files
     are named by their dotted module names (``rilib.geometry.kernel``), never by their paths, so the digest is the
     same in every checkout and process. (The dump of a syntax tree may differ between Python minor versions: a
     Python upgrade starts a fresh cache.)
+
+    An entry ``"module:name"`` (several names: ``"module:a,b"``) counts only the top-level statements that ``name``
+    reaches: the definitions it reads, transitively, within its module and through its imports into other ``rilib``
+    modules (``mod.f`` follows ``f`` only; :data:`NUMERICALLY_INERT` modules are not followed). So a model trained
+    with one regime keeps its key when another regime or architecture is added to the same file. Code reached only
+    through a registry lookup at run time (``ARCHITECTURES[name]``) is not seen: name the looked-up object itself.
     """
     if isinstance(modules, str):
         modules = [modules]
     files: dict[str, Path] = {}
+    roots: list[tuple[str, str]] = []
     for m in modules:
-        files.update(_module_files(m))
+        if ":" in m:
+            mod, names = m.split(":", 1)
+            roots += [(mod, n.strip()) for n in names.split(",") if n.strip()]
+        else:
+            files.update(_module_files(m))
+    parts = {name: _logic_digest(files[name]) for name in files}
+    for mod, idx in _reachable(roots).items():
+        if mod not in parts:
+            parts[f"{mod}:"] = _selected_digest(mod, idx)
     h = hashlib.sha256()
-    for name in sorted(files):
-        h.update(f"{name}\0{_logic_digest(files[name])}\n".encode())
+    for name in sorted(parts):
+        h.update(f"{name}\0{parts[name]}\n".encode())
     return h.hexdigest()
+
+
+# ---- digests of the code a name actually uses ------------------------------------------------------------------
+#: packages whose code is followed through imports by a ``"module:name"`` entry (others are keyed by their version)
+FOLLOW_PACKAGES = ("rilib",)
+#: modules never followed: they report progress, store and key results, or hold the profile table (a setting that
+#: a result reads from its profile must be in its key's ``spec``, as every caller does), and cannot change a number
+NUMERICALLY_INERT = ("rilib.parallel", "rilib.cache", "rilib.profiles")
+
+
+def _followed(module: str) -> bool:
+    def under(m: str, p: str) -> bool:
+        return m == p or m.startswith(p + ".")
+
+    return any(under(module, p) for p in FOLLOW_PACKAGES) and not any(under(module, p) for p in NUMERICALLY_INERT)
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class _Module:
+    """A parsed module: its top-level statements, which statements bind each name, and what each statement uses."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.path = _module_files(name)[name]
+        self.is_package = self.path.name == "__init__.py"
+        raw = self.path.read_bytes()
+        self.digest = hashlib.sha256(raw).hexdigest()
+        self.stmts = ast.parse(raw, filename=str(self.path)).body
+        self.binds: dict[str, list[int]] = {}
+        for i, st in enumerate(self.stmts):
+            for n in self._bound(st):
+                self.binds.setdefault(n, []).append(i)
+
+    @staticmethod
+    def _bound(st: ast.stmt) -> list[str]:
+        if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return [st.name]
+        out = [(a.asname or a.name).split(".")[0] for n in ast.walk(st) if isinstance(n, (ast.Import, ast.ImportFrom))
+               for a in n.names]
+        return out + [n.id for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+
+    def source_of(self, alias: ast.alias, st: ast.Import | ast.ImportFrom) -> tuple[str, str | None]:
+        """``(module, name)`` an import alias refers to (``name`` None: the module itself)."""
+        if isinstance(st, ast.Import):
+            return alias.name, None
+        if st.level:
+            base = self.name.split(".") if self.is_package else self.name.split(".")[:-1]
+            base = base[: len(base) - (st.level - 1)]
+            src = ".".join([*base, st.module] if st.module else base)
+        else:
+            src = st.module or ""
+        return (f"{src}.{alias.name}", None) if _is_module(f"{src}.{alias.name}") else (src, alias.name)
+
+
+def _uses(st: ast.stmt) -> dict[str, set[str]]:
+    """Names a statement reads, each with the attributes read from it (``{"mod": {"f"}}`` for ``mod.f``; ``"*"``
+    when the name is also used on its own). Annotations are not uses (``from __future__ import annotations``)."""
+    skip: set[int] = set()
+    for n in ast.walk(st):
+        ann = []
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = n.args
+            ann = [x.annotation for x in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if x] + [n.returns]
+        elif isinstance(n, ast.AnnAssign):
+            ann = [n.annotation]
+        skip.update(id(x) for t in ann if t is not None for x in ast.walk(t))
+    attr_of = {id(n.value): n.attr for n in ast.walk(st) if isinstance(n, ast.Attribute)}
+    uses: dict[str, set[str]] = {}
+    for n in ast.walk(st):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in skip:
+            uses.setdefault(n.id, set()).add(attr_of.get(id(n), "*"))
+    return uses
+
+
+_PARSED: dict[tuple[str, str], "_Module"] = {}
+
+
+def _reachable(roots: Iterable[tuple[str, str]]) -> dict[str, set[int]]:
+    """Per module, the top-level statements reachable from ``(module, name)`` roots (``name`` ``"*"``: every
+    statement), following imports into :data:`FOLLOW_PACKAGES` name by name (``mod.f`` follows ``f`` only)."""
+    mods: dict[str, _Module] = {}
+    seen: dict[str, set[int]] = {}
+
+    def parsed(module: str) -> _Module:  # parsed once per process and file content
+        path = _module_files(module)[module]
+        raw_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        if (module, raw_sha) not in _PARSED:
+            _PARSED[(module, raw_sha)] = _Module(module)
+        return _PARSED[(module, raw_sha)]
+
+    todo = list(roots)
+    while todo:
+        module, name = todo.pop()
+        if not _followed(module):
+            continue
+        if module not in mods:
+            mods[module] = parsed(module)
+        m = mods[module]
+        if name == "*":
+            start = list(range(len(m.stmts)))
+        elif name in m.binds:
+            start = []
+            for i in m.binds[name]:
+                st = m.stmts[i]
+                if isinstance(st, (ast.Import, ast.ImportFrom)):  # follow only the alias that binds ``name``
+                    seen.setdefault(module, set()).add(i)
+                    for a in st.names:
+                        if (a.asname or a.name).split(".")[0] == name:
+                            src, nm = m.source_of(a, st)
+                            todo.append((src, nm or "*"))
+                else:
+                    start.append(i)
+        elif m.is_package and _is_module(f"{module}.{name}"):
+            todo.append((f"{module}.{name}", "*"))
+            continue
+        else:
+            raise ValueError(f"code_digest: {module} has no top-level name {name!r}")
+        done = seen.setdefault(module, set())
+        stack = start
+        while stack:
+            i = stack.pop()
+            if i in done:
+                continue
+            done.add(i)
+            st = m.stmts[i]
+            imports = [n for n in ast.walk(st) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            if imports and isinstance(st, (ast.Import, ast.ImportFrom)):
+                for imp in imports:  # reached as a whole (name "*"): follow what it binds, entirely
+                    for a in imp.names:
+                        src, nm = m.source_of(a, imp)
+                        todo.append((src, nm or "*"))
+                continue
+            for imp in imports:  # an import inside a function or class body: follow what it imports
+                for a in imp.names:
+                    src, nm = m.source_of(a, imp)
+                    todo.append((src, nm or "*"))
+            for used, attrs in _uses(st).items():
+                for j in m.binds.get(used, ()):
+                    dep = m.stmts[j]
+                    if not isinstance(dep, (ast.Import, ast.ImportFrom)):
+                        stack.append(j)
+                        continue
+                    done.add(j)
+                    for a in dep.names:
+                        if (a.asname or a.name).split(".")[0] != used:
+                            continue
+                        src, nm = m.source_of(a, dep)
+                        if nm is not None:
+                            todo.append((src, nm))
+                        elif isinstance(dep, ast.Import) and a.asname is None and "." in a.name:
+                            todo.append((a.name, "*"))  # ``import a.b`` used as ``a.b.f``: keep it simple
+                        else:
+                            todo.extend((src, attr) for attr in attrs)
+    return seen
+
+
+def _selected_digest(module: str, idx: set[int]) -> str:
+    path = _module_files(module)[module]
+    tree = ast.parse(path.read_bytes(), filename=str(path))  # the indices are those of the unstripped module
+    body = [_strip_docstrings(st) for i, st in enumerate(tree.body) if i in idx]
+    return hashlib.sha256("\n".join(ast.dump(st, include_attributes=False) for st in body).encode()).hexdigest()
 
 
 def library_versions() -> dict[str, str]:

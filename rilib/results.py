@@ -24,6 +24,7 @@ import json
 import math
 import operator
 import os
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -35,7 +36,7 @@ from .evaluation.intervals import Interval
 __all__ = [
     "Recorder", "records_dir", "claims_path", "load_claims", "load_records", "evaluate_rule", "ledger_rows",
     "write_ledger_page", "RuleError", "VERDICTS", "KINDS", "rule_names", "verdict_counts", "counts_table",
-    "claims_box", "badge", "anchor", "paper_table",
+    "claims_box", "badge", "anchor", "paper_table", "chapter_overview",
 ]
 
 #: every verdict the ledger gives, in the order the pages list them
@@ -136,7 +137,7 @@ def _glue(name: str, value: Any, fmt: str | None) -> None:
         from myst_nb import glue
     except ImportError:  # outside a notebook, or myst-nb absent: the JSON record is enough
         return
-    shown = value
+    shown = str(value) if isinstance(value, Interval) else value  # "estimate [lo, hi]", never a dataclass repr
     if fmt is not None:
         try:
             shown = fmt.format(value)
@@ -478,3 +479,36 @@ def write_ledger_page(path: str | os.PathLike, *, claims_file: str | os.PathLike
 
     verdict_overview(rows, Path(path).parent / "figures" / "verdicts_by_paper.png")
     return counts
+
+
+def page_card(page: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """MyST lines of one artifact page's card on its chapter page (:func:`chapter_overview`)."""
+    mine = [r for r in rows if r.get("notebook") == page["notebook"]]
+    c = Counter(r["verdict"] for r in mine)
+    tokens = [t.strip() for r in mine for t in re.split(r"[,;]", r["artifact"]) if t.strip()]
+    artifacts = list(dict.fromkeys(tokens))
+    if len(artifacts) > 5:
+        artifacts = [*artifacts[:5], "…"]
+    status = page.get("status", "")
+    lines = [f":::{{grid-item-card}} {page['title']}", f":link: {page['doc']}", ":link-type: doc"]
+    if page.get("thumbnail"):
+        lines.append(f":img-top: {page['thumbnail']}")
+    lines += ["", f"**Status:** {status}" + (f" · {', '.join(artifacts)}" if artifacts else ""), ""]
+    if mine:
+        lines.append(" ".join(f"{badge(v)} × {c[v]}" for v in VERDICTS if c.get(v)))
+    else:
+        lines.append("no ledger claim is measured on this page")
+    return [*lines, ":::", ""]
+
+
+def chapter_overview(pages: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
+    """Markdown of a chapter's artifact pages as a grid of cards: title, thumbnail of the page's first figure,
+    status (profile it was executed at, or not executed) and the verdicts of the ledger claims it measures.
+
+    ``pages``: dicts with ``notebook`` ("<paper>/<name>"), ``title``, ``doc`` (the page, as a document path relative
+    to the chapter page), ``thumbnail`` (image path relative to the chapter page, or None) and ``status``.
+    """
+    lines = ["::::{grid} 1 2 2 3", ":gutter: 2", ""]
+    for p in pages:
+        lines += page_card(p, rows)
+    return "\n".join([*lines, "::::", ""])

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .cache import atomic_write
 from .parallel import PROGRESS_ENV, duration
 from .profiles import PROFILE_NAMES
 
@@ -331,6 +332,65 @@ def _write_report(runs: list[NotebookRun], profile: str, counts, generated: Path
     (generated / "build_report.md").write_text("\n".join(lines) + "\n")
 
 
+def _page_info(src: Path, generated: Path, records: dict) -> dict:
+    """Title, status and thumbnail (the first figure, shrunk to a card) of the executed page of ``src``."""
+    import base64
+    import io
+
+    import nbformat
+    from PIL import Image
+
+    name = f"{src.parent.name}/{src.stem}"
+    out = generated / "notebooks" / src.parent.name / f"{src.stem}.ipynb"
+    info = {"notebook": name, "title": name, "doc": f"generated/notebooks/{name}", "thumbnail": None,
+            "status": "not executed"}
+    if not out.exists():
+        return info
+    nb = nbformat.read(out, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            head = next((ln[2:].strip() for ln in cell.source.splitlines() if ln.startswith("# ")), None)
+            if head:
+                info["title"] = head
+                break
+    if name in records:
+        info["status"] = f"executed at profile `{records[name].get('profile', '?')}`"
+    for cell in nb.cells:
+        png = next((o["data"]["image/png"] for o in cell.get("outputs", []) if "image/png" in o.get("data", {})), None)
+        if png:
+            img = Image.open(io.BytesIO(base64.b64decode(png))).convert("RGB")
+            img.thumbnail((480, 360))
+            thumb = generated / "figures" / "thumbs" / f"{src.parent.name}-{src.stem}.png"
+            thumb.parent.mkdir(parents=True, exist_ok=True)
+            buf = io.BytesIO()
+            img.save(buf, format="PNG", optimize=True)
+            atomic_write(thumb, buf.getvalue())
+            info["thumbnail"] = f"generated/figures/thumbs/{thumb.name}"
+            break
+    return info
+
+
+def _chapter_overviews(root: Path, generated: Path) -> None:
+    """``<generated>/<paper>_pages.md`` for every paper: its pages as cards (:func:`rilib.results.chapter_overview`),
+    in the order of the table of contents; each chapter page includes its file."""
+    import yaml
+
+    from . import results
+
+    records = results.load_records()
+    rows = results.ledger_rows(results.load_claims(root / "book" / "claims.yaml"), records)
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    order = [s["file"].rsplit("/", 1)[-1] for part in toc.get("parts", []) for ch in part.get("chapters", [])
+             for s in ch.get("sections", [])]
+    papers = sorted({p.parent.name for p in discover()} | {r["paper"] for r in rows})
+    for paper in papers:
+        srcs = sorted((s for s in discover() if s.parent.name == paper),
+                      key=lambda s: order.index(s.stem) if s.stem in order else len(order))
+        pages = [_page_info(s, generated, records) for s in srcs]
+        text = results.chapter_overview(pages, rows) if pages else "No page of this chapter is built yet.\n"
+        atomic_write(generated / f"{paper}_pages.md", text)
+
+
 def _placeholder_pages(generated: Path) -> None:
     """Every page the table of contents names must exist, even when its notebook was not executed this time."""
     import nbformat
@@ -408,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
                                        records=results.records_dir())
     print("ledger:", "; ".join(f"{kind}: " + ", ".join(f"{v} {n}" for v, n in c.most_common())
                                for kind, c in counts.items() if c))
+    _chapter_overviews(root, generated)
     if runs:
         _write_report(runs, args.profile, counts, generated)
     elif not (generated / "build_report.md").exists():

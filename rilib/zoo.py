@@ -3,7 +3,7 @@
 ``zoo.get(spec)`` returns a trained model: from the cache when an intact entry exists, else it trains one with
 :func:`rilib.train.fit` and stores it. The key is built by :func:`rilib.cache.key`: the spec (dataset and its
 options, architecture, regime, hyper-parameters, seed, profile), the fingerprint of the data actually loaded
-(source and tensor digest), a digest of the training code (:data:`TRAIN_CODE`, docstrings ignored) and the library
+(source and tensor digest), a digest of the training code (:func:`train_code`, docstrings ignored) and the library
 versions — so any change of any of them gives a new entry (the idea of showyourwork's cached steps).
 
 An entry is a folder ``<cache>/<key>/`` holding ``model.safetensors`` and ``meta.json`` (spec, the full cache key,
@@ -38,11 +38,8 @@ from . import train as _train
 from .cache import cache_dir
 
 __all__ = ["ModelSpec", "ZooEntry", "get", "cache_dir", "cached_arrays", "cached_path", "prefetch", "REGIMES",
-           "CorruptEntry", "TRAIN_CODE", "load_data"]
+           "CorruptEntry", "train_code", "load_data"]
 
-#: the modules a trained model depends on (their logic enters every model key, see :func:`rilib.cache.code_digest`).
-#: The data loaders are not among them: what they produce enters the key as the data fingerprint.
-TRAIN_CODE = ("rilib.train", "rilib.models", "rilib.gradients", "rilib.attacks", "rilib.zoo")
 
 REGIMES: dict[str, type] = {
     "ce": _train.CrossEntropy,
@@ -107,7 +104,7 @@ class ModelSpec:
 
     def cache_key(self) -> _cache.Key:
         """The full key: spec, data fingerprint, training-code digest, library versions."""
-        return _cache.key("model", spec=self.canonical(), data=_data_fingerprint(self), code=TRAIN_CODE)
+        return _cache.key("model", spec=self.canonical(), data=_data_fingerprint(self), code=train_code(self))
 
     @property
     def key(self) -> str:
@@ -332,19 +329,8 @@ def get(
             except FileNotFoundError:  # another process moved it aside first
                 pass
     ds = dataset if dataset is not None else load_data(spec)
-    torch.manual_seed(spec.seed)
-    model = build_model(spec)  # re-create under the seed: initialisation is part of the spec
-    if spec.init_weights:
-        sd = _load_user_weights(_resolve(spec.init_weights))
-        if hasattr(model, "load_pretrained"):
-            model.load_pretrained(sd)
-        else:
-            model.load_state_dict(sd, strict=True)
-    res = _train.fit(
-        model, ds.x_train, ds.y_train, spec.make_regime(), epochs=spec.epochs, batch_size=spec.batch_size,
-        optimizer=spec.optimizer, lr_schedule=spec.lr_schedule, seed=spec.seed, x_test=ds.x_test, y_test=ds.y_test,
-        device=device, progress=progress, desc=f"{spec.arch}/{spec.regime}",
-    )
+    model, res = _train_entry(spec, lambda: build_model(spec), spec.make_regime(), ds, device=device,
+                              progress=progress)
     meta = {
         "key": key, "spec": spec.canonical(), "cache_key": ckey.to_dict(), "test_acc": res.test_acc,
         "train_seconds": res.seconds,
@@ -354,6 +340,40 @@ def get(
     }
     path = _write_entry(root, key, model, meta)
     return ZooEntry(model.to(device).eval(), json.loads((path / "meta.json").read_text()), path, loaded=False)
+
+
+def _train_entry(spec: ModelSpec, make_model, regime, ds, *, device: torch.device, progress: bool):
+    """Train a fresh model of ``spec``: the only code of this module that enters the model keys (:func:`train_code`);
+    the architecture and the regime are passed in, built from their registries by the caller."""
+    torch.manual_seed(spec.seed)
+    model = make_model()  # created under the seed: initialisation is part of the spec
+    if spec.init_weights:
+        sd = _load_user_weights(_resolve(spec.init_weights))
+        if hasattr(model, "load_pretrained"):
+            model.load_pretrained(sd)
+        else:
+            model.load_state_dict(sd, strict=True)
+    res = _train.fit(
+        model, ds.x_train, ds.y_train, regime, epochs=spec.epochs, batch_size=spec.batch_size,
+        optimizer=spec.optimizer, lr_schedule=spec.lr_schedule, seed=spec.seed, x_test=ds.x_test, y_test=ds.y_test,
+        device=device, progress=progress, desc=f"{spec.arch}/{spec.regime}",
+    )
+    return model, res
+
+
+def train_code(spec: ModelSpec) -> tuple[str, ...]:
+    """The code a model of ``spec`` depends on, as :func:`rilib.cache.code_digest` entries: the training entry
+    point (:func:`_train_entry` and what it reaches: the loop, the user-weights loader), the architecture's class
+    and the regime's class (each with the definitions it uses, through imports into other rilib modules). Adding
+    an architecture or a regime, or changing one the spec does not use, keeps the key."""
+    arch = _models.ARCHITECTURES.get(spec.arch)
+    regime = REGIMES.get(spec.regime)
+    if arch is None:
+        raise ValueError(f"unknown architecture {spec.arch!r}; known: {', '.join(_models.ARCHITECTURES)}")
+    if regime is None:
+        raise ValueError(f"unknown regime {spec.regime!r}; known: {', '.join(REGIMES)}")
+    return ("rilib.zoo:_train_entry", f"{arch.__module__}:{arch.__qualname__}",
+            f"{regime.__module__}:{regime.__qualname__}")
 
 
 def _train_job(spec: ModelSpec, device: str | None) -> str:

@@ -106,6 +106,16 @@ def test_book_pages_exist_and_notebook_pages_have_figures(built_book):
         assert box == expected, (nb, box, expected)
     measured = [r for r in rows if r["verdict"] != "not run"]
     assert measured, "no claim has a verdict: the ledger check checked nothing"
+    # each chapter page lists its built pages as cards: a link and a thumbnail of the page's first figure
+    for src in runner.discover():
+        chapter = (built_book / f"book/{src.parent.name}.html").read_text()
+        assert f'href="generated/notebooks/{src.parent.name}/{src.stem}.html"' in chapter, src.stem
+        assert f"thumbs/{src.parent.name}-{src.stem}.png" in chapter, f"{src.stem}: no thumbnail on the chapter page"
+    # numbers in the prose are glued from the records: the text shows the recorded value, formatted as recorded
+    rec = results.load_records(root / "book" / "generated" / "records")["kim2019/fig3_toy"]
+    page = re.sub(r"<[^>]+>", "", (built_book / "book/generated/notebooks/kim2019/fig3_toy.html").read_text())
+    shown = rec["formats"]["tilt_drop_weak"].format(results._unplain(rec["values"]["tilt_drop_weak"]))
+    assert shown in page and "{glue" not in page, f"glued value {shown!r} not in the Fig 3 page's prose"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
@@ -146,6 +156,7 @@ def test_pages_open_in_headless_chromium(built_book, tmp_path):
         # Markdown tables (the profile table every page shows, the ledger) render as tables, not as pipe text
         assert not r["rawTable"], f"{r['page']}: raw Markdown table syntax in the visible text"
     ledger = next(r for r in results if r["page"].endswith("ledger.html"))
+    assert ledger["images"] >= 1, "the verdict overview figure is not on the ledger page"
     assert ledger["overflow"] == 0, "the ledger's tables are wider than a 1 200-pixel window (verdicts off-screen)"
     for r in nb_pages:
         assert r["paramCells"] == 0, f"{r['page']}: a parameters cell is on the page (papermill's or the source's)"

