@@ -1,7 +1,7 @@
 """One figure style for the whole book, and the page header every notebook shows."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 __all__ = ["setup", "page_header", "PALETTE", "save", "show_image", "verdict_overview", "VERDICT_COLOURS"]
 
@@ -22,15 +22,19 @@ def setup() -> None:
                          "axes.titlesize": "medium", "image.cmap": "viridis"})
 
 
-def page_header(profile: str, section: str, *, substitute: str | None = None, extra: dict[str, Any] | None = None):
-    """Display the profile table section that produced the page, folded (it is reference, not story), and the
+def page_header(profile: str, section: str | Sequence[str], *, substitute: str | None = None,
+                extra: dict[str, Any] | None = None):
+    """Display the profile table section(s) that produced the page, folded (it is reference, not story), and the
     substitute sentence, if any."""
     from IPython.display import Markdown, display
 
     from .profiles import table_markdown
 
+    sections = [section] if isinstance(section, str) else list(section)
+    rows = [table_markdown(s, highlight=profile).splitlines() for s in sections]
+    table = "\n".join([*rows[0], *(ln for r in rows[1:] for ln in r[2:])])  # one table, one header
     text = (f":::{{dropdown}} Profile `{profile}` — the sizes that produced every number on this page "
-            f"(`{section}`; active profile in bold)\n\n{table_markdown(section, highlight=profile)}\n:::\n")
+            f"({', '.join(f'`{s}`' for s in sections)}; active profile in bold)\n\n{table}\n:::\n")
     if substitute:
         text += f"\n**Substitute.** {substitute}"
     if extra:
@@ -48,10 +52,14 @@ def save(fig, name: str) -> None:
 
 
 def show_image(ax, img, title: str | None = None, *, signed: bool = False) -> None:
-    """Show a (C, H, W) image or saliency map on ``ax`` (channels averaged), each scaled to its own range ("individually
-    scaled to fit the colour range", Etmann et al. Fig 10); ``signed`` maps use a diverging colour map centred at 0."""
-    img = img.detach().cpu().float()
-    img = img.mean(0) if img.shape[0] > 1 else img[0]
+    """Show a (C, H, W) or (H, W) image or saliency map (tensor or array) on ``ax`` (channels averaged), each scaled
+    to its own range ("individually scaled to fit the colour range", Etmann et al. Fig 10); ``signed`` maps use a
+    diverging colour map centred at 0."""
+    import torch
+
+    img = (img if torch.is_tensor(img) else torch.as_tensor(img)).detach().cpu().float()
+    if img.ndim == 3:
+        img = img.mean(0) if img.shape[0] > 1 else img[0]
     if signed:
         m = float(img.abs().max()) or 1.0
         ax.imshow(img, cmap="RdBu_r", vmin=-m, vmax=m)

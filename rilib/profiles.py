@@ -39,6 +39,74 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         "grid": {"ci": 120, "default": 400, "paper": 600},
         "seeds": {"ci": [0], "default": [0, 1, 2], "paper": [0, 1, 2, 3, 4]},
     },
+    # Kim et al. 2019, Figs 1, 2, 4–6: classifiers per dataset (standard + 3 ε per norm × objective = 13), all ε in
+    # the [0, 1] pixel scale of the book (the paper's [−1, 1] values are twice these; the pages show both).
+    "kim_models": {
+        "datasets": {"ci": ["mnist", "fashion-mnist"], "default": ["mnist", "fashion-mnist"],
+                     "paper": ["mnist", "fashion-mnist"]},
+        # the TF-tutorial variant (pool after conv1) is ~3× cheaper per PGD step; the paper profile runs the paper net
+        "arch_kwargs": {"ci": {"pool_after_conv1": True}, "default": {"pool_after_conv1": True},
+                        "paper": {"pool_after_conv1": False}},
+        "n_train": {"ci": 600, "default": 4000, "paper": None},
+        "n_test": {"ci": 200, "default": 1000, "paper": None},
+        "epochs": {"ci": 1, "default": 3, "paper": 5},
+        "eps_l2": {"ci": [0.5, 1.0, 2.0], "default": [0.5, 1.0, 2.0], "paper": [0.5, 1.0, 2.0]},
+        "eps_linf": {"ci": [0.025, 0.05, 0.1], "default": [0.025, 0.05, 0.1], "paper": [0.025, 0.05, 0.1]},
+        "objectives": {"ci": ["ce", "cw"], "default": ["ce", "cw"], "paper": ["ce", "cw"]},
+        # PGD-k adversarial training on adversarial examples only, no random start; step = max(code's step,
+        # 2.5·ε/k) so that k steps can reach the ε-sphere (at k = 40 this is the code's step for every ε)
+        "train_steps": {"ci": 2, "default": 7, "paper": 40},
+        "step_l2": {"ci": 1.0, "default": 1.0, "paper": 1.0},
+        "step_linf": {"ci": 0.01, "default": 0.01, "paper": 0.01},
+    },
+    # Kim et al. 2019: what the default's training cuts change, measured on one model (MNIST, L2-XEnt, ε = 1)
+    "kim_check": {
+        "model": {"ci": "l2-ce-1", "default": "l2-ce-1", "paper": "l2-ce-1"},
+        "long_steps": {"ci": 4, "default": 40, "paper": 40},
+        "n_points": {"ci": 32, "default": 200, "paper": 1000},
+        "ddn_steps": {"ci": 20, "default": 100, "paper": 300},
+    },
+    # Kim et al. 2019, Figs 4/5: ROAR / KAR of the loss gradient (G) and gradient × input (GX) of every
+    # Fashion-MNIST classifier (the substitute for the paper's 81-model CIFAR sweep); a fresh net retrained per
+    # (model, method, fraction, ROAR/KAR, repeat) on the occluded first n_train training images
+    "kim_roar": {
+        "dataset": {"ci": "fashion-mnist", "default": "fashion-mnist", "paper": "fashion-mnist"},
+        "retrain_arch": {"ci": "small_resnet", "default": "small_resnet", "paper": "kim_cnn"},
+        "retrain_kwargs": {"ci": {"in_channels": 1, "width": 4}, "default": {"in_channels": 1, "width": 8},
+                           "paper": {"pool_after_conv1": False}},
+        "n_train": {"ci": 300, "default": 2000, "paper": None},
+        "n_test": {"ci": 200, "default": 1000, "paper": None},
+        "epochs": {"ci": 1, "default": 3, "paper": 5},
+        "fractions": {"ci": [0.1, 0.5, 0.9], "default": [0.1, 0.3, 0.5, 0.7, 0.9], "paper": [0.1, 0.3, 0.5, 0.7, 0.9]},
+        "seeds": {"ci": [0], "default": [0], "paper": [0, 1, 2]},
+        # the random baseline is retrained with several seeds: their spread is the noise of a score
+        "random_seeds": {"ci": [0, 1], "default": [0, 1, 2], "paper": [0, 1, 2, 3, 4]},
+    },
+    # Kim et al. 2019, Fig 6: loss-gradient maps of the standard and the strongest L∞ / L2 XEnt nets
+    "kim_fig6": {
+        "n_gallery": {"ci": 3, "default": 3, "paper": 3},
+        "n_images": {"ci": 32, "default": 500, "paper": 1000},
+        "clip_percentiles": {"ci": [0.5, 99.5], "default": [0.5, 99.5], "paper": [0.5, 99.5]},
+    },
+    # Kim et al. 2019, appendix A.3: the VAE-GAN of Figs 1/2 (width scales every hidden width; 1 = the appendix's).
+    # The paper gives no batch size; at half width a batch of 100 gave grey reconstructions and blank samples, 32
+    # did not. Default: both VAE-GANs train in about 3 minutes on the 2-core box.
+    "kim_vaegan": {
+        "z": {"ci": 10, "default": 10, "paper": 10},
+        "width": {"ci": 0.125, "default": 0.5, "paper": 1.0},
+        "batch_size": {"ci": 100, "default": 32, "paper": 100},
+        "n_train": {"ci": {"mnist": 300, "fashion-mnist": 300}, "default": {"mnist": 4000, "fashion-mnist": 4000},
+                    "paper": {"mnist": None, "fashion-mnist": None}},
+        "epochs": {"ci": {"mnist": 1, "fashion-mnist": 1}, "default": {"mnist": 10, "fashion-mnist": 10},
+                   "paper": {"mnist": 30, "fashion-mnist": 60}},
+    },
+    # Kim et al. 2019, Figs 1/2: the L2 ε = 12 ([−1, 1]; 6 here) cross-entropy PGD attack whose outputs are projected
+    "kim_manifold": {
+        "attack_eps": {"ci": 6.0, "default": 6.0, "paper": 6.0},
+        "attack_steps": {"ci": 3, "default": 20, "paper": 40},
+        "attack_step": {"ci": 1.0, "default": 1.0, "paper": 1.0},
+        "n_attacked": {"ci": 64, "default": 500, "paper": None},
+    },
     # Etmann et al. 2019 poster, "a simple toy example": linear and affine binary classifiers.
     "etmann_toy": {
         "dim": {"ci": 16, "default": 784, "paper": 784},

@@ -47,6 +47,7 @@ REGIMES: dict[str, type] = {
     "adversarial": _train.Adversarial,
     "jacobian": _train.JacobianReg,
     "interpretation": _train.InterpretationReg,
+    "vaegan": _train.VAEGAN,
 }
 
 

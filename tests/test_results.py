@@ -218,3 +218,20 @@ def test_notebook_sources_are_paired_for_jupyterlab_and_round_trip():
     for src in runner.discover():
         text = src.read_text()
         assert jupytext.writes(jupytext.reads(text, fmt="py:percent"), fmt="py:percent", config=cfg) == text, src
+
+
+def test_chapter_overview_cards_show_each_page_with_its_verdicts():
+    rows = [{"notebook": "p/a", "artifact": "Fig 1; Fig 2", "verdict": "reproduced"},
+            {"notebook": "p/a", "artifact": "Fig 2", "verdict": "diverges"},
+            {"notebook": "p/b", "artifact": "Table 1", "verdict": "not run"}]
+    pages = [{"notebook": "p/a", "title": "Page A", "doc": "generated/notebooks/p/a", "thumbnail": "t/a.png",
+              "status": "executed at profile `ci`"},
+             {"notebook": "p/c", "title": "Page C", "doc": "generated/notebooks/p/c", "thumbnail": None,
+              "status": "not executed"}]
+    md = results.chapter_overview(pages, rows)
+    card_a, card_c = md.split(":::{grid-item-card}")[1:]
+    assert "Page A" in card_a and ":link: generated/notebooks/p/a" in card_a and ":img-top: t/a.png" in card_a
+    assert "Fig 1, Fig 2" in card_a  # artifacts named once each
+    assert f"{results.badge('reproduced')} × 1" in card_a and f"{results.badge('diverges')} × 1" in card_a
+    assert "Page C" in card_c and ":img-top:" not in card_c and "no ledger claim" in card_c
+    assert md.startswith("::::{grid}") and md.rstrip().endswith("::::")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
@@ -50,13 +50,15 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: 
     return correct / max(1, x.shape[0])
 
 
-def _optimizer(model: nn.Module, spec: dict[str, Any]) -> torch.optim.Optimizer:
+def _optimizer(params: Iterable[nn.Parameter], spec: dict[str, Any]) -> torch.optim.Optimizer:
     spec = dict(spec)
     name = spec.pop("name", "adam").lower()
+    if "betas" in spec:  # a JSON spec holds a list
+        spec["betas"] = tuple(spec["betas"])
     if name == "adam":
-        return torch.optim.Adam(model.parameters(), **spec)
+        return torch.optim.Adam(params, **spec)
     if name == "sgd":
-        return torch.optim.SGD(model.parameters(), **spec)
+        return torch.optim.SGD(params, **spec)
     raise ValueError(f"unknown optimizer {name!r}: use 'adam' or 'sgd'")
 
 
@@ -82,8 +84,10 @@ def fit(
 
     ``optimizer`` is a dict such as ``{"name": "adam", "lr": 1e-3}`` (the default) or ``{"name": "sgd", "lr": 1e-3,
     "momentum": 0.9, "weight_decay": 1e-6}``; ``lr_schedule`` ``{"step_size": 80, "gamma": 0.1}`` (epochs) for a
-    step decay. The data order is drawn from a generator seeded with ``seed``: the same call gives the same model
-    on the CPU. A tqdm bar shows loss and accuracy; under :mod:`rilib.runner` (``$RILIB_PROGRESS`` set) there is no
+    step decay. A regime with a method ``trainable(model)`` (e.g. :class:`~rilib.train.regimes.VAEGAN`, which
+    updates its discriminator itself) has only those parameters optimised; else all of ``model.parameters()``. The
+    data order is drawn from a generator seeded with ``seed``: the same call gives the same model on the CPU. A
+    tqdm bar shows loss and accuracy; under :mod:`rilib.runner` (``$RILIB_PROGRESS`` set) there is no
     bar, and one line per epoch (at most one per 10 s, and the last; whatever ``progress`` says) goes to the
     runner's terminal instead (:func:`rilib.parallel.report`).
     """
@@ -92,7 +96,8 @@ def fit(
     device = torch.device(device) if device is not None else next(model.parameters()).device
     g = seed_everything(seed)
     model.to(device)
-    opt = _optimizer(model, optimizer or {"name": "adam", "lr": 1e-3})
+    params = regime.trainable(model) if hasattr(regime, "trainable") else model.parameters()
+    opt = _optimizer(params, optimizer or {"name": "adam", "lr": 1e-3})
     sched = torch.optim.lr_scheduler.StepLR(opt, **lr_schedule) if lr_schedule else None
     n = x.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)

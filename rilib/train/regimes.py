@@ -6,16 +6,21 @@
                              Kim et al. (2019) (adversarial-only batches) and Noack et al. (2021) (random start)
 :class:`JacobianReg`         Frobenius-norm Jacobian regularisation, Noack et al. (2021) eq. (7)
 :class:`InterpretationReg`   interpretation regularisation, Noack et al. (2021) eq. (3)
+:class:`VAEGAN`              VAE-GAN with L1 reconstruction (Kim et al. 2019 appendix A.3): the discriminator step
+                             inside the call, the encoder + decoder loss returned
 
 All gradient penalties use :func:`rilib.gradients.input_grad` with ``create_graph=True`` (Captum's gradient helper
 does not build a graph, so it cannot sit inside a loss).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..attacks import pgd
 from ..gradients import input_grad
@@ -125,3 +130,134 @@ class InterpretationReg:
             g = g.abs()
         pen = (g - target).flatten(1).norm(dim=1)
         return F.cross_entropy(logits, y) + self.lam * pen.mean(), logits
+
+
+class _frozen:
+    """Inside the block ``module``'s parameters take no gradient and its BatchNorm layers normalise with the
+    batch's statistics without updating their running averages (``track_running_stats`` off for the block): a
+    forward pass through ``module`` leaves its state exactly as it was."""
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+
+    def __enter__(self):
+        self.params = [(p, p.requires_grad) for p in self.module.parameters()]
+        self.bns = [(m, m.track_running_stats) for m in self.module.modules()
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        for p, _ in self.params:
+            p.requires_grad_(False)
+        for m, _ in self.bns:
+            m.track_running_stats = False
+        return self.module
+
+    def __exit__(self, *exc):
+        for p, r in self.params:
+            p.requires_grad_(r)
+        for m, t in self.bns:
+            m.track_running_stats = t
+        return False
+
+
+@dataclass(frozen=True)
+class VAEGAN:
+    """VAE-GAN training (Larsen et al. 2016) with an L1 reconstruction, as in Kim et al. (2019) appendix A.3.
+
+    For a model with ``encoder``, ``decoder`` and ``discriminator`` (:class:`rilib.models.KimVAEGAN`), one call
+    on a batch x (B images):
+
+    1. encoder → (μ, log σ²); z = μ + σ·ε; z_p ~ N(0, I); one decoder pass over [z; z_p] (its BatchNorm sees
+       both) → reconstructions x̃ and samples x_p;
+    2. **discriminator step** (:meth:`discriminator_step`, its own Adam, once per batch): BCE(D(x), real) +
+       BCE(D(x̃), fake) + BCE(D(x_p), fake), on the detached x̃, x_p; real and fake batches go through D's
+       BatchNorm separately (DCGAN practice);
+    3. returns the **encoder + decoder loss** for :func:`rilib.train.fit`'s optimizer:
+       Σ_pixels |x − x̃| + ``kl_weight``·KL(q(z|x) ‖ N(0, I)) + ``adv_weight``·[BCE(D(x̃), real) + BCE(D(x_p), real)]
+       (per-image sums, batch means). D enters this loss through the step-2-updated D, *frozen*: no gradient
+       reaches its parameters and its BatchNorm running statistics are not updated (batch statistics are used).
+
+    :meth:`trainable` tells ``fit`` to optimise only the encoder and decoder, so D changes only in step 2. The
+    returned "logits" make fit's training accuracy the fraction of the batch's real images that D (before its
+    update) calls real. ε and z_p come from torch's global generator, which ``fit`` seeds: the same seed gives the
+    same model on the CPU. The D optimizer is made on a model's first batch (kept per model, not part of the
+    regime's equality or hash); ``lr`` and ``betas`` default to the paper's 5e-4, (0.5, 0.999).
+
+    Differences from Larsen et al.: L1 replaces their discriminator-feature reconstruction loss (Kim et al.), and
+    one loss trains encoder and decoder together, so the adversarial term also reaches the encoder through x̃.
+    """
+
+    kl_weight: float = 1.0
+    adv_weight: float = 1.0
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    _d_opt: "weakref.WeakKeyDictionary" = field(default_factory=lambda: weakref.WeakKeyDictionary(), init=False,
+                                                repr=False, compare=False, hash=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+
+    @staticmethod
+    def _parts(model: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module]:
+        missing = [n for n in ("encoder", "decoder", "discriminator")
+                   if not isinstance(getattr(model, n, None), nn.Module)]
+        if missing:
+            raise TypeError(f"VAEGAN regime needs a model with encoder, decoder and discriminator submodules "
+                            f"(e.g. rilib.models.KimVAEGAN); {type(model).__name__} lacks {', '.join(missing)}")
+        return model.encoder, model.decoder, model.discriminator
+
+    def trainable(self, model: nn.Module) -> list[nn.Parameter]:
+        """The parameters ``fit``'s optimizer updates: the encoder's and the decoder's (not the discriminator's)."""
+        enc, dec, _ = self._parts(model)
+        return [*enc.parameters(), *dec.parameters()]
+
+    def d_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        """The discriminator's own Adam for ``model`` (made on first use)."""
+        opt = self._d_opt.get(model)
+        if opt is None:
+            opt = torch.optim.Adam(self._parts(model)[2].parameters(), lr=self.lr, betas=self.betas)
+            self._d_opt[model] = opt
+        return opt
+
+    def discriminator_step(self, model: nn.Module, x: torch.Tensor, x_rec: torch.Tensor,
+                           x_prior: torch.Tensor) -> torch.Tensor:
+        """One update of D on real ``x`` vs the (detached) fakes; returns D's logits on ``x`` before the update."""
+        disc = self._parts(model)[2]
+        opt = self.d_optimizer(model)
+        fake = torch.cat([x_rec, x_prior]).detach()
+        d_real = disc(x)
+        d_fake = disc(fake)
+        b = x.shape[0]
+        loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                + F.binary_cross_entropy_with_logits(d_fake[:b], torch.zeros_like(d_real))
+                + F.binary_cross_entropy_with_logits(d_fake[b:], torch.zeros_like(d_fake[b:])))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return d_real.detach()
+
+    def __call__(self, model, x, y, *extra):
+        enc, dec, disc = self._parts(model)
+        mu, logvar = enc(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        z_p = torch.randn_like(mu)
+        b = x.shape[0]
+        out = dec(torch.cat([z, z_p]))
+        x_rec, x_prior = out[:b], out[b:]
+        d_real = self.discriminator_step(model, x, x_rec, x_prior)
+        with _frozen(disc):
+            d_gen = disc(out)
+        adv = (F.binary_cross_entropy_with_logits(d_gen[:b], torch.ones_like(d_gen[:b]))
+               + F.binary_cross_entropy_with_logits(d_gen[b:], torch.ones_like(d_gen[b:])))
+        rec = (x_rec - x).abs().flatten(1).sum(1).mean()
+        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1).mean()
+        loss = rec + self.kl_weight * kl + self.adv_weight * adv
+        return loss, _indicator_logits(d_real > 0, y)
+
+
+def _indicator_logits(ok: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Logits whose argmax is ``y[i]`` exactly where ``ok[i]`` (so fit's "accuracy" counts ``ok``)."""
+    k = max(2, int(y.max()) + 1) if y.numel() else 2
+    onehot = F.one_hot(y, k).float()
+    return torch.where(ok.unsqueeze(1), onehot, -onehot)
+
+
+__all__ += ["VAEGAN"]

@@ -1,0 +1,90 @@
+"""Kim et al. (2019), Figs 4 and 5: ROAR and KAR scores of the loss gradient g_G = |∇ₓ ℓ| and of gradient × input
+g_GX = |x̃ ⊙ ∇_x̃ ℓ| (x̃ = 2x − 1, the paper's [−1, 1] input), at the predicted label, summed over channels, for
+every classifier of the chapter's ROAR dataset (Sec 3.2, appendix B.3).
+
+The maps of the first ``n_train`` training and ``n_test`` test images are computed once per model and method
+(cached), the retrainings run through :func:`rilib.retrain.evaluate_roar_kar` (cached, in worker processes), and
+:func:`scores` turns the curves into μ_ROAR / μ_KAR against the random baseline. The random baseline is retrained
+with several seeds; the spread of its areas is the noise of a single retraining's area (:func:`noise`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ... import attribution, cache, profiles, retrain, zoo
+from ...evaluation import roar as _roar
+from . import cohort as _cohort
+
+__all__ = ["METHODS", "roar_data", "maps", "curves", "scores", "noise"]
+
+#: the paper's two attributions: name on the pages -> (rilib.attribution method, options)
+METHODS = {"G": ("loss_gradient", {}), "GX": ("loss_input_x_gradient", {"input_map": (2.0, -1.0)})}
+
+
+def roar_data(profile: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The ROAR dataset's first ``n_train`` training and ``n_test`` test images (of the classifiers' data)."""
+    R = profiles.get(profile).kim_roar
+    ds = zoo.load_data(_cohort.spec(_cohort.KimModel(R.dataset), profile))
+    ntr = len(ds.x_train) if R.n_train is None else R.n_train
+    nte = len(ds.x_test) if R.n_test is None else R.n_test
+    return ds.x_train[:ntr], ds.y_train[:ntr], ds.x_test[:nte], ds.y_test[:nte]
+
+
+def maps(m: _cohort.KimModel, method: str, profile: str, *, device: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train maps, test maps) of attribution ``method`` (a key of :data:`METHODS`) of model ``m``, (B, 1, H, W)
+    (cached: the retrainings' keys hold their digests)."""
+    name, options = METHODS[method]
+    xtr, _, xte, _ = roar_data(profile)
+    spec = _cohort.spec(m, profile)
+    key = cache.key("kim-roar-maps", spec={"method": name, "options": options}, code=[f"{__name__}:maps"],
+                    inputs=[xtr, xte], model=spec.key)
+
+    def compute() -> dict[str, Any]:
+        net = zoo.get(spec, device=device, progress=False).model.eval()
+        return {s: attribution.attribute(net, x, method=name, **options).cpu().numpy()
+                for s, x in (("train", xtr), ("test", xte))}
+
+    out = zoo.cached_arrays(f"kim-roar-maps-{m.dataset}-{m.name}-{method}", key, compute)
+    return torch.as_tensor(out["train"]), torch.as_tensor(out["test"])
+
+
+def curves(profile: str, *, device: str | None = None) -> dict[str, Any]:
+    """Retrain for every classifier × method and for the random baseline; returns ``{"models": [...],
+    "accuracies": {"<model>/<method>": {mode: (R, F)}}, "random": {mode: (R_random, F)}, "fractions": [...],
+    "start": the standard classifier's test accuracy, "clean_acc": {model: test accuracy}}``."""
+    R = profiles.get(profile).kim_roar
+    models = _cohort.cohort(R.dataset, profile)
+    zoo.prefetch([_cohort.spec(m, profile) for m in models], device=device)
+    xtr, ytr, xte, yte = roar_data(profile)
+    cfg = dict(arch=R.retrain_arch, arch_kwargs=R.retrain_kwargs.to_dict(), epochs=R.epochs, fractions=R.fractions,
+               device=device)
+    atts = {f"{m.name}/{meth}": maps(m, meth, profile, device=device) for m in models for meth in METHODS}
+    acc = retrain.evaluate_roar_kar(xtr, ytr, xte, yte, atts, seeds=R.seeds, desc="ROAR/KAR retraining", **cfg)
+    g = torch.Generator().manual_seed(0)
+    rand = (attribution.attribute(None, xtr, method="random", generator=g),
+            attribution.attribute(None, xte, method="random", generator=g))
+    rnd = retrain.evaluate_roar_kar(xtr, ytr, xte, yte, {"random": rand}, seeds=R.random_seeds,
+                                    desc="ROAR/KAR random baseline", **cfg)["random"]
+    clean = {m.name: zoo.get(_cohort.spec(m, profile), device="cpu", progress=False).test_acc for m in models}
+    return {"models": models, "accuracies": acc, "random": rnd, "fractions": list(R.fractions),
+            "start": clean["standard"], "clean_acc": clean}
+
+
+def scores(c: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """``{"<model>/<method>": {"roar": μ_ROAR, "kar": μ_KAR}}`` against the mean random curve (Kim et al. Sec 3.2)."""
+    return _roar.roar_kar_scores(c["accuracies"], c["random"], start=c["start"], end=0.1, fractions=c["fractions"])
+
+
+def noise(c: dict[str, Any]) -> dict[str, float]:
+    """Standard deviation, over the random baseline's seeds, of one retrained curve's area, per mode: the noise of
+    a single score (a score is a difference of two such areas; the random curve's own noise shrinks with its
+    repeats)."""
+    out = {}
+    for mode in _roar.MODES:
+        areas = [_roar.curve_area(*_roar.full_curve(row, c["fractions"], start=c["start"], end=0.1))
+                 for row in np.asarray(c["random"][mode])]
+        out[mode] = float(np.std(areas, ddof=1)) if len(areas) > 1 else float("nan")
+    return out
