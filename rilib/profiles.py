@@ -94,7 +94,7 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
     "kim_vaegan": {
         "z": {"ci": 10, "default": 10, "paper": 10},
         "width": {"ci": 0.125, "default": 0.5, "paper": 1.0},
-        "batch_size": {"ci": 100, "default": 32, "paper": 100},
+        "batch_size": {"ci": 32, "default": 32, "paper": 100},
         "n_train": {"ci": {"mnist": 300, "fashion-mnist": 300}, "default": {"mnist": 4000, "fashion-mnist": 4000},
                     "paper": {"mnist": None, "fashion-mnist": None}},
         "epochs": {"ci": {"mnist": 1, "fashion-mnist": 1}, "default": {"mnist": 10, "fashion-mnist": 10},
