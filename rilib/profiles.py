@@ -44,7 +44,7 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
     "kim_models": {
         "datasets": {"ci": ["mnist", "fashion-mnist"], "default": ["mnist", "fashion-mnist"],
                      "paper": ["mnist", "fashion-mnist"]},
-        # the TF-tutorial variant (pool after conv1) is ~3× cheaper per PGD step; the paper profile runs the paper net
+        # the TF-tutorial variant (pool after conv1) is cheaper per PGD step; the paper profile runs the paper net
         "arch_kwargs": {"ci": {"pool_after_conv1": True}, "default": {"pool_after_conv1": True},
                         "paper": {"pool_after_conv1": False}},
         "n_train": {"ci": 600, "default": 2000, "paper": None},
@@ -54,7 +54,7 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         "eps_linf": {"ci": [0.025, 0.05, 0.1], "default": [0.025, 0.05, 0.1], "paper": [0.025, 0.05, 0.1]},
         "objectives": {"ci": ["ce", "cw"], "default": ["ce", "cw"], "paper": ["ce", "cw"]},
         # PGD-k adversarial training on adversarial examples only, no random start; step = max(code's step,
-        # 2.5·ε/k) so that k steps can reach the ε-sphere (at k = 40 this is the code's step for every ε)
+        # 2.5·ε/k), Madry et al.'s rule (at k = 40 this is the code's step for every ε)
         "train_steps": {"ci": 2, "default": 5, "paper": 40},
         "step_l2": {"ci": 1.0, "default": 1.0, "paper": 1.0},
         "step_linf": {"ci": 0.01, "default": 0.01, "paper": 0.01},

@@ -34,12 +34,14 @@ __all__ = ["retrain_curve", "evaluate_roar_kar", "retrain_code"]
 
 
 def retrain_code(arch: str) -> tuple[str, ...]:
-    """The code a retraining runs (:func:`rilib.cache.code_digest` entries): the retraining job and the retrained
-    architecture's class, with everything they reach."""
+    """The code a retraining depends on (:func:`rilib.cache.code_digest` entries): the retraining job, the pixel
+    ranking that runs before it in the calling process (its output is not hashed) and the retrained architecture's
+    class, with everything they reach."""
     cls = _models.ARCHITECTURES.get(arch)
     if cls is None:
         raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(_models.ARCHITECTURES)}")
-    return (f"{__name__}:_retrain_job", f"{cls.__module__}:{cls.__qualname__}")
+    return (f"{__name__}:_retrain_job,evaluate_roar_kar", "rilib.evaluation.roar:pixel_ranks",
+            f"{cls.__module__}:{cls.__qualname__}")
 
 def _as_maps(scores: Tensor, x: Tensor, what: str) -> Tensor:
     """Attribution maps of ``x`` as (B, 1, H, W) / (B, C, H, W) / (B, D) on the CPU."""

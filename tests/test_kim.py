@@ -137,14 +137,16 @@ def test_roar_statistics_on_known_scores():
         acc[m.name] = 0.9 - 0.1 * r
         for meth, extra in (("G", 0.0), ("GX", 0.01)):
             scores[f"{m.name}/{meth}"] = {"roar": 0.02 + 0.06 * r + extra, "kar": 0.01 - 0.02 * r * (m.norm == "l2") + extra}
-    st = kclaims.roar_statistics(models, scores, acc, {"roar": 0.001, "kar": 0.001})
+    st = kclaims.roar_statistics(models, scores, acc, {"roar": 0.001, "kar": 0.001, "n": 3})
     assert st["rise_roar_g_l2_ce"].estimate == pytest.approx(0.06)
-    assert st["rise_roar_g_l2_ce"].lo == pytest.approx(0.06 - 1.96 * np.sqrt(2) * 0.001)
+    assert st["rise_roar_g_l2_ce"].lo == pytest.approx(0.06 - 4.302653 * np.sqrt(2) * 0.001)  # t(0.975, 2 dof)
+    assert kclaims.roar_statistics(models, scores, acc, {"roar": 0.001, "kar": 0.001, "n": 1})["rise_roar_g_l2_ce"].isnan
     assert st["spearman_eps_roar_gx_linf_cw"] == pytest.approx(1.0)
     assert st["pearson_acc_roar_g_l2_ce"] == pytest.approx(-1.0)
     assert st["rise_kar_g_l2_ce"].estimate == pytest.approx(-0.02) and st["rise_kar_g_linf_ce"].estimate == 0.0
     assert st["roar_gx_minus_g"].estimate == pytest.approx(0.01) and st["kar_gx_minus_g"].estimate == pytest.approx(0.01)
     assert st["roar_g_adv_minus_std"].estimate == pytest.approx(0.06 * 0.25)  # smallest ε: a quarter of the largest
+    assert st["kar_g_adv_minus_std"].estimate == pytest.approx(0.0)  # L2 nets (falling under KAR-G) left out
     # L2 and L∞ curves coincide as functions of accuracy under ROAR; under KAR L2 falls, L∞ stays: gap −0.02·r avg
     assert st["roar_g_ce_l2_minus_linf"].estimate == pytest.approx(0.0, abs=1e-12)
     assert st["kar_g_ce_l2_minus_linf"].estimate == pytest.approx(-0.01, abs=1e-3)

@@ -132,8 +132,8 @@ display(pd.DataFrame(check_rows).round(4))
 
 # %% [markdown]
 # The ratio of the medians is {glue:text}`cw_short_over_long_mnist` on MNIST and
-# {glue:text}`cw_short_over_long_complex` on the complex cohort: a ratio of 1.03 means the profile's CW distances
-# are 3 % longer than the long run's, so ρ_CW is overestimated by that much.
+# {glue:text}`cw_short_over_long_complex` on the complex cohort: a ratio r means the profile's CW distances are
+# (r − 1) · 100 % longer than the long run's, so ρ_CW is overestimated by that much.
 
 # %% tags=["remove-input"]
 rec.show_claims()

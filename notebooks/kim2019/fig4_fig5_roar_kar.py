@@ -27,9 +27,10 @@
 # **Substitute and cuts.** The paper sweeps 81 CIFAR-10 networks (21 ε per norm and objective). Here: the 13
 # Fashion-MNIST classifiers of {doc}`models` (the standard net and three ε per norm × objective, the paper's own
 # FMNIST grid) — 4 points per curve instead of 21. At the default profile each point is one retraining of a small
-# batch-norm ResNet (width 8) for 3 epochs on the first 2 000 training images (paper: 3 repeats averaged, 20 epochs,
+# batch-norm ResNet (width 8) for 3 epochs on the classifiers' 2 000 training images (paper: 3 repeats averaged, 20 epochs,
 # the full set); the random baseline is retrained with 3 seeds, and the spread of its areas measures the noise of a
-# single retraining: every interval on this page is ±1.96 × that noise (retraining noise, not a bootstrap).
+# single retraining: every interval on this page is a 95 % interval of that noise (Student's t over the 3 seeds, times
+# √2 for a difference of two scores; retraining noise, not a bootstrap).
 # Correlations over 4 points are reported as they are, without intervals.
 #
 # **KAR's x-axis.** As in Kim et al.'s text ("for KAR, we replaced the pixels estimated to be least important"),
@@ -55,7 +56,7 @@ plotting.page_header(profile, ["kim_roar", "kim_models"])
 
 # %% [markdown]
 # ## Retraining
-# 13 classifiers × 2 attributions × {len(fractions)} fractions × ROAR/KAR, and the random baseline (cached; worker
+# 13 classifiers × 2 attributions × the profile's fractions × ROAR/KAR, and the random baseline (cached; worker
 # processes).
 
 # %% tags=["hide-input"]
@@ -125,13 +126,13 @@ for fig_no, xkey in ((4, "eps"), (5, "acc")):
 # ## Claims
 # `rise` = score at the largest ε minus the standard net's (per curve), `gx_minus_g` = mean over models of GX − G,
 # `adv_minus_std` = the worst adversarially trained net minus the standard net, `l2_minus_linf` = how far the L2
-# curve lies above the L∞ curve at matched clean accuracy (Fig 5); ± 1.96 × the retraining noise.
+# curve lies above the L∞ curve at matched clean accuracy (Fig 5); 95 % intervals of the retraining noise.
 
 # %% tags=["hide-input"]
 for k, v in stats.items():
     rec(k, v, fmt="{:.4f}" if hasattr(v, "lo") else "{:.3f}")
 display(pd.Series({k: str(v) if hasattr(v, "lo") else f"{v:.3f}" for k, v in stats.items()
-                   if not k.startswith(("spearman", "pearson"))}, name="estimate [± 1.96 noise]"))
+                   if not k.startswith(("spearman", "pearson"))}, name="estimate [95 % noise interval]"))
 
 # %% tags=["remove-input"]
 rec.show_claims()

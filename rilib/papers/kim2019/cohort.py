@@ -6,7 +6,7 @@ Training as the paper's code: Adam 1e-3, batch 100; adversarial training on the 
 max_{j≠y} z_j − z_y (``"cw"``). Every ε here is in the book's [0, 1] pixel scale; the paper's [−1, 1] values are
 twice these (:attr:`KimModel.eps_paper`). The step sizes are not in the paper; the code's are 2 (L2, along the
 normalised gradient) and 0.02 (L∞, sign) in its scale, 1.0 and 0.01 here; with fewer than 40 steps the step is
-raised to 2.5·ε/k where k steps at the code's step could not reach the ε-sphere (:func:`step_size`).
+the larger of the code's step and 2.5·ε/k (Madry et al.'s rule; :func:`step_size`).
 """
 from __future__ import annotations
 
@@ -71,8 +71,8 @@ def panel(models: list[KimModel], norm: str, objective: str) -> list[KimModel]:
 
 
 def step_size(norm: str, eps: float, steps: int, profile: str) -> float:
-    """PGD step of adversarial training: the code's step (1.0 for L2, 0.01 for L∞ in [0, 1]), raised to 2.5·ε/k
-    when k steps of it could not reach the ε-sphere (Madry et al.'s rule). At k = 40 it is the code's step for
+    """PGD step of adversarial training: the larger of the code's step (1.0 for L2, 0.01 for L∞ in [0, 1]) and
+    2.5·ε/k (Madry et al.'s rule, so that k steps can reach the ε-sphere). At k = 40 it is the code's step for
     every ε of the paper's grids."""
     P = profiles.get(profile).kim_models
     base = P.step_l2 if norm == "l2" else P.step_linf

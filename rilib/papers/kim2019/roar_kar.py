@@ -39,8 +39,9 @@ def maps(m: _cohort.KimModel, method: str, profile: str, *, device: str | None =
     name, options = METHODS[method]
     xtr, _, xte, _ = roar_data(profile)
     spec = _cohort.spec(m, profile)
-    key = cache.key("kim-roar-maps", spec={"method": name, "options": options}, code=[f"{__name__}:maps"],
-                    inputs=[xtr, xte], model=spec.key)
+    fn = attribution.get_method(name).fn  # registered by a decorator: name its code, the digest cannot follow it
+    key = cache.key("kim-roar-maps", spec={"method": name, "options": options},
+                    code=[f"{__name__}:maps", f"{fn.__module__}:{fn.__qualname__}"], inputs=[xtr, xte], model=spec.key)
 
     def compute() -> dict[str, Any]:
         net = zoo.get(spec, device=device, progress=False).model.eval()
@@ -80,11 +81,12 @@ def scores(c: dict[str, Any]) -> dict[str, dict[str, float]]:
 
 def noise(c: dict[str, Any]) -> dict[str, float]:
     """Standard deviation, over the random baseline's seeds, of one retrained curve's area, per mode: the noise of
-    a single score (a score is a difference of two such areas; the random curve's own noise shrinks with its
-    repeats)."""
-    out = {}
+    a single score (a score is a difference of two such areas), and ``n``, the number of seeds it is estimated
+    from (its degrees of freedom are n − 1)."""
+    out: dict[str, float] = {}
     for mode in _roar.MODES:
         areas = [_roar.curve_area(*_roar.full_curve(row, c["fractions"], start=c["start"], end=0.1))
                  for row in np.asarray(c["random"][mode])]
         out[mode] = float(np.std(areas, ddof=1)) if len(areas) > 1 else float("nan")
+        out["n"] = len(areas)
     return out
