@@ -34,6 +34,7 @@
 profile = "default"
 
 # %% tags=["hide-input"]
+import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
@@ -77,6 +78,24 @@ for ds in P.datasets:
 
 for k, v in checks.accuracy_trend(rows, profile).items():
     rec(k, v, fmt="{:.2f}")
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(1, len(P.datasets), figsize=(5.5 * len(P.datasets), 3.6), squeeze=False)
+for ax, ds in zip(axes[0], P.datasets):
+    acc = {r["model"]: r["clean test accuracy"] for r in rows if r["dataset"] == ds}
+    for nrm, obj in cohort.PANELS:
+        chain = cohort.panel(cohort.cohort(ds, profile), nrm, obj)
+        top = max(m.eps for m in chain)
+        ax.plot([m.eps / top for m in chain], [acc[m.name] for m in chain], marker="o",
+                label=f"{cohort._NORM_NAME[nrm]}-{cohort._OBJ_NAME[obj]}")
+    ax.set_title(ds)
+    ax.set_xlabel("training ε / largest ε of the grid")
+    ax.set_ylabel("clean test accuracy")
+    ax.legend(fontsize="x-small")
+fig.suptitle("Clean accuracy of the classifiers against the training ε", y=1.0)
+fig.tight_layout()
+plotting.save(fig, "kim2019_models_accuracy")
+plt.show()
 
 # %% [markdown]
 # The paper's standard nets reach 98.6 % (MNIST) and 90.6 % (Fashion-MNIST) after 5 epochs on 60 000 images.
