@@ -110,7 +110,7 @@ def test_book_pages_exist_and_notebook_pages_have_figures(built_book):
     for src in runner.discover():
         chapter = (built_book / f"book/{src.parent.name}.html").read_text()
         assert f'href="generated/notebooks/{src.parent.name}/{src.stem}.html"' in chapter, src.stem
-        assert f"thumbs/{src.parent.name}-{src.stem}.png" in chapter, f"{src.stem}: no thumbnail on the chapter page"
+        assert f"/{src.parent.name}-{src.stem}.png" in chapter, f"{src.stem}: no thumbnail on the chapter page"
     # numbers in the prose are glued from the records: the text shows the recorded value, formatted as recorded
     rec = results.load_records(root / "book" / "generated" / "records")["kim2019/fig3_toy"]
     page = re.sub(r"<[^>]+>", "", (built_book / "book/generated/notebooks/kim2019/fig3_toy.html").read_text())
