@@ -265,10 +265,24 @@ class _Module:
         raw = self.path.read_bytes()
         self.digest = hashlib.sha256(raw).hexdigest()
         self.stmts = ast.parse(raw, filename=str(self.path)).body
+        self._uses: dict[int, dict[str, set[str]]] = {}
+        self._imports: dict[int, list[ast.Import | ast.ImportFrom]] = {}
         self.binds: dict[str, list[int]] = {}
         for i, st in enumerate(self.stmts):
             for n in self._bound(st):
                 self.binds.setdefault(n, []).append(i)
+
+    def uses(self, i: int) -> dict[str, set[str]]:
+        """:func:`_uses` of statement ``i``, computed once per parsed module."""
+        if i not in self._uses:
+            self._uses[i] = _uses(self.stmts[i])
+        return self._uses[i]
+
+    def imports(self, i: int) -> list[ast.Import | ast.ImportFrom]:
+        """The import statements in statement ``i`` (itself, or nested in its body), computed once."""
+        if i not in self._imports:
+            self._imports[i] = [n for n in ast.walk(self.stmts[i]) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        return self._imports[i]
 
     @staticmethod
     def _bound(st: ast.stmt) -> list[str]:
@@ -362,7 +376,7 @@ def _reachable(roots: Iterable[tuple[str, str]]) -> dict[str, set[int]]:
                 continue
             done.add(i)
             st = m.stmts[i]
-            imports = [n for n in ast.walk(st) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            imports = m.imports(i)
             if imports and isinstance(st, (ast.Import, ast.ImportFrom)):
                 for imp in imports:  # reached as a whole (name "*"): follow what it binds, entirely
                     for a in imp.names:
@@ -373,7 +387,7 @@ def _reachable(roots: Iterable[tuple[str, str]]) -> dict[str, set[int]]:
                 for a in imp.names:
                     src, nm = m.source_of(a, imp)
                     todo.append((src, nm or "*"))
-            for used, attrs in _uses(st).items():
+            for used, attrs in m.uses(i).items():
                 for j in m.binds.get(used, ()):
                     dep = m.stmts[j]
                     if not isinstance(dep, (ast.Import, ast.ImportFrom)):
@@ -393,11 +407,19 @@ def _reachable(roots: Iterable[tuple[str, str]]) -> dict[str, set[int]]:
     return seen
 
 
+_SELECTED: dict[tuple[str, str, frozenset[int]], str] = {}  # (module, SHA-256 of its bytes, statements) -> digest
+
+
 def _selected_digest(module: str, idx: set[int]) -> str:
     path = _module_files(module)[module]
-    tree = ast.parse(path.read_bytes(), filename=str(path))  # the indices are those of the unstripped module
-    body = [_strip_docstrings(st) for i, st in enumerate(tree.body) if i in idx]
-    return hashlib.sha256("\n".join(ast.dump(st, include_attributes=False) for st in body).encode()).hexdigest()
+    raw = path.read_bytes()
+    memo = (module, hashlib.sha256(raw).hexdigest(), frozenset(idx))
+    if memo not in _SELECTED:
+        tree = ast.parse(raw, filename=str(path))  # the indices are those of the unstripped module
+        body = [_strip_docstrings(st) for i, st in enumerate(tree.body) if i in idx]
+        _SELECTED[memo] = hashlib.sha256("\n".join(ast.dump(st, include_attributes=False) for st in body)
+                                         .encode()).hexdigest()
+    return _SELECTED[memo]
 
 
 def library_versions() -> dict[str, str]:
