@@ -411,7 +411,7 @@ class KimVAEGAN(nn.Module):
 
     Three submodules: :attr:`encoder` (x ↦ (μ, log σ²)), :attr:`decoder` (z ↦ x̂ in [0, 1]) and
     :attr:`discriminator` (x ↦ one real-vs-fake logit). Train it with the ``vaegan`` regime
-    (:class:`rilib.train.regimes.VAEGAN`); use it through :mod:`rilib.papers.kim2019.manifold`.
+    (:class:`rilib.train.regimes.VAEGAN`); the Kim chapter (its `manifold` module) builds and uses it.
 
     ``width`` scales every hidden width (1.0: the paper's; the default profile may use less to fit its budget);
     ``z_dim`` is the latent size (10 in the paper). Inputs are 1×28×28 images in [0, 1].
