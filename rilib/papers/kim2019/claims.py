@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ...evaluation import Interval, bootstrap
-from ...evaluation.stats import spearman
+from ...evaluation.stats import pearson, spearman
 from .cohort import PANELS, KimModel, panel
 
 __all__ = ["manifold_statistics", "sparsity", "smoothness", "image_correlation", "map_statistics", "roar_statistics"]
@@ -188,9 +188,9 @@ def roar_statistics(models: Sequence[KimModel], scores: Mapping[str, Mapping[str
                 tag = f"{mode}_{meth.lower()}_{norm}_{obj}"
                 out[f"rise_{tag}"] = _noise_interval(s[-1] - s[0], np.sqrt(2) * sd, q)
                 out[f"spearman_eps_{tag}"] = spearman(eps, s)
-                out[f"pearson_eps_{tag}"] = float(np.corrcoef(eps, s)[0, 1]) if np.std(s) > 0 else float("nan")
+                out[f"pearson_eps_{tag}"] = pearson(eps, s)
                 out[f"spearman_acc_{tag}"] = spearman(acc, s)
-                out[f"pearson_acc_{tag}"] = float(np.corrcoef(acc, s)[0, 1]) if np.std(s) > 0 else float("nan")
+                out[f"pearson_acc_{tag}"] = pearson(acc, s)
             # the paper's own exception (L2-trained nets' G under KAR) is left out of its "every adversarially
             # trained net beats the standard one"
             adv = [scores[f"{name}/{meth}"][mode] for name, m in by.items() if m.norm is not None
