@@ -50,6 +50,10 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         "n_train": {"ci": 600, "default": 2000, "paper": None},
         "n_test": {"ci": 200, "default": 1000, "paper": None},
         "epochs": {"ci": 1, "default": 3, "paper": 5},
+        # the paper's batch is 100; on 2 000 images × 3 epochs that is 60 Adam steps and under-trained nets (MNIST
+        # 92.8 %, Fashion-MNIST 75.9 % standard); batch 32 sees the same images in 3× the steps at the same cost:
+        # 95.8 % / 83.2 % (measured on the standard nets, decided before any verdict was re-read)
+        "batch_size": {"ci": 32, "default": 32, "paper": 100},
         "eps_l2": {"ci": [0.5, 1.0, 2.0], "default": [0.5, 1.0, 2.0], "paper": [0.5, 1.0, 2.0]},
         "eps_linf": {"ci": [0.025, 0.05, 0.1], "default": [0.025, 0.05, 0.1], "paper": [0.025, 0.05, 0.1]},
         "objectives": {"ci": ["ce", "cw"], "default": ["ce", "cw"], "paper": ["ce", "cw"]},
@@ -77,10 +81,13 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         "n_train": {"ci": 300, "default": 2000, "paper": None},
         "n_test": {"ci": 200, "default": 1000, "paper": None},
         "epochs": {"ci": 1, "default": 3, "paper": 5},
+        # batch 32 for the same reason as kim_models: the retrained net's clean accuracy 0.58–0.65 over three seeds at
+        # batch 100, 0.71–0.73 at batch 32, for the same time
+        "batch_size": {"ci": 32, "default": 32, "paper": 100},
         "fractions": {"ci": [0.1, 0.5, 0.9], "default": [0.1, 0.3, 0.5, 0.7, 0.9], "paper": [0.1, 0.3, 0.5, 0.7, 0.9]},
         "seeds": {"ci": [0], "default": [0], "paper": [0, 1, 2]},
         # the random baseline is retrained with several seeds: their spread is the noise of a score
-        "random_seeds": {"ci": [0, 1], "default": [0, 1, 2], "paper": [0, 1, 2, 3, 4]},
+        "random_seeds": {"ci": [0, 1], "default": [0, 1, 2, 3, 4], "paper": [0, 1, 2, 3, 4]},
     },
     # Kim et al. 2019, Fig 6: loss-gradient maps of the standard and the strongest L∞ / L2 XEnt nets
     "kim_fig6": {

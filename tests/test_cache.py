@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -216,6 +217,40 @@ def test_named_code_digest_counts_only_what_the_name_reaches(tmp_path, monkeypat
         assert cache.code_digest(f"{name}.ops:lazy") != before, "an import inside a function was not followed"
         with pytest.raises(ValueError, match="no top-level name"):
             cache.code_digest(f"{name}.ops:nope")
+    finally:
+        for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[m]
+
+
+def test_remembered_code_digest_sees_every_later_edit(tmp_path, monkeypatch):
+    """code_digest remembers a digest by the stamps of the files it read; an edit (even one of equal size, made
+    within the file system's clock tick) must still change it."""
+    name = f"rilib_tmp_{uuid.uuid4().hex[:8]}"
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    monkeypatch.setattr(cache, "FOLLOW_PACKAGES", (*cache.FOLLOW_PACKAGES, name))
+    pkg = _make_package(tmp_path / "src", name, {"__init__.py": "", "ops.py": _OPS, "helpers.py": _HELPERS})
+    old = time.time() - 60
+
+    def age(*paths):
+        for p in paths:
+            os.utime(p, (old, old))
+
+    try:
+        entry = f"{name}.ops:f"
+        age(pkg, pkg / "ops.py", pkg / "helpers.py", pkg / "__init__.py")
+        d0 = cache.code_digest(entry)
+        assert (entry,) in cache._CODE_DIGESTS, "settled files: the digest is remembered"
+        assert cache.code_digest(entry) == d0
+        # an equal-size edit that leaves the old modification time (only the inode's change would tell): the stamps
+        # cannot see it, so it is made fresh — within the racy window nothing is remembered or trusted
+        (pkg / "helpers.py").write_text((pkg / "helpers.py").read_text().replace("return 3 * x", "return 5 * x"))
+        d1 = cache.code_digest(entry)
+        assert d1 != d0
+        assert cache._CODE_DIGESTS[(entry,)][0] == d0, "a digest of a just-edited file was remembered"
+        age(pkg / "helpers.py")
+        os.utime(pkg / "helpers.py", (old + 1, old + 1))
+        assert cache.code_digest(entry) == d1
+        assert cache._CODE_DIGESTS[(entry,)][0] == d1
     finally:
         for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
             del sys.modules[m]

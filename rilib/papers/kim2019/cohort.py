@@ -1,7 +1,7 @@
 """Kim et al. (2019): the classifiers of Figs 1, 2 and 4–6 — per dataset a standard net and nets adversarially
 trained over the paper's ε grids for both norms and both objectives (Sec 2.1, Sec 3.2, appendix A.2 / B).
 
-Training as the paper's code: Adam 1e-3, batch 100; adversarial training on the adversarial examples alone
+Training as the paper's code: Adam 1e-3, batch 100 (32 at the default profile: see the profile table); adversarial training on the adversarial examples alone
 (no clean loss), PGD without random start, objective cross-entropy (``"ce"``, XEnt) or the Carlini–Wagner margin
 max_{j≠y} z_j − z_y (``"cw"``). Every ε here is in the book's [0, 1] pixel scale; the paper's [−1, 1] values are
 twice these (:attr:`KimModel.eps_paper`). The step sizes are not in the paper; the code's are 2 (L2, along the
@@ -89,7 +89,7 @@ def spec(m: KimModel, profile: str, *, seed: int = 0) -> zoo.ModelSpec:
     """The zoo spec of model ``m``: the Kim CNN (:class:`rilib.models.KimCNN`) trained as the paper's code did."""
     P = profiles.get(profile).kim_models
     common = dict(dataset=m.dataset, arch="kim_cnn", arch_kwargs=P.arch_kwargs.to_dict(), epochs=P.epochs,
-                  batch_size=100, seed=seed, profile=profile, optimizer={"name": "adam", "lr": 1e-3},
+                  batch_size=P.batch_size, seed=seed, profile=profile, optimizer={"name": "adam", "lr": 1e-3},
                   data_kwargs=data_kwargs(profile))
     if m.norm is None:
         return zoo.ModelSpec(regime="ce", **common)

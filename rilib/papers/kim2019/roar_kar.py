@@ -60,8 +60,8 @@ def curves(profile: str, *, device: str | None = None) -> dict[str, Any]:
     models = _cohort.cohort(R.dataset, profile)
     zoo.prefetch([_cohort.spec(m, profile) for m in models], device=device)
     xtr, ytr, xte, yte = roar_data(profile)
-    cfg = dict(arch=R.retrain_arch, arch_kwargs=R.retrain_kwargs.to_dict(), epochs=R.epochs, fractions=R.fractions,
-               device=device)
+    cfg = dict(arch=R.retrain_arch, arch_kwargs=R.retrain_kwargs.to_dict(), epochs=R.epochs, batch_size=R.batch_size,
+               fractions=R.fractions, device=device)
     atts = {f"{m.name}/{meth}": maps(m, meth, profile, device=device) for m in models for meth in METHODS}
     acc = retrain.evaluate_roar_kar(xtr, ytr, xte, yte, atts, seeds=R.seeds, desc="ROAR/KAR retraining", **cfg)
     g = torch.Generator().manual_seed(0)
