@@ -76,6 +76,12 @@ class ModelSpec:
     init_weights
         Optional path of user-supplied weights to start from (safetensors or a torch state-dict; loaded with
         ``weights_only=True``). Its content hash enters the key.
+    extras
+        Optional per-training-image tensors the regime reads (the target interpretations of
+        :class:`~rilib.train.InterpretationReg`): ``{"name": …, "digest": …, "arrays": [...]}`` of a result stored
+        with :func:`cached_arrays` (computed before the model is asked for); the arrays, in training-set order,
+        are passed to :func:`rilib.train.fit` as ``extras``. The digest — the key of everything the extras depend
+        on — enters the model's key.
     """
 
     dataset: str
@@ -91,10 +97,14 @@ class ModelSpec:
     optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "adam", "lr": 1e-3})
     lr_schedule: dict[str, Any] | None = None
     init_weights: str | None = None
+    extras: dict[str, Any] | None = None
 
     def canonical(self) -> dict[str, Any]:
-        """The spec as JSON-ready data, user weights replaced by their path and content hash."""
+        """The spec as JSON-ready data, user weights replaced by their path and content hash (no ``extras`` field
+        when there are none: the keys of the models trained before the field existed stay valid)."""
         d = asdict(self)
+        if d["extras"] is None:
+            del d["extras"]
         if self.init_weights:
             p = _resolve(self.init_weights)
             if not p.is_file():
@@ -330,8 +340,12 @@ def get(
             except FileNotFoundError:  # another process moved it aside first
                 pass
     ds = dataset if dataset is not None else load_data(spec)
-    model, res = _train_entry(spec, lambda: build_model(spec), spec.make_regime(), ds, device=device,
-                              progress=progress)
+    if spec.extras is None:
+        model, res = _train_entry(spec, lambda: build_model(spec), spec.make_regime(), ds, device=device,
+                                  progress=progress)
+    else:
+        model, res = _train_entry_extras(spec, lambda: build_model(spec), spec.make_regime(), ds,
+                                         _load_extras(spec, ds), device=device, progress=progress)
     meta = {
         "key": key, "spec": spec.canonical(), "cache_key": ckey.to_dict(), "test_acc": res.test_acc,
         "train_seconds": res.seconds,
@@ -362,6 +376,43 @@ def _train_entry(spec: ModelSpec, make_model, regime, ds, *, device: torch.devic
     return model, res
 
 
+def _train_entry_extras(spec: ModelSpec, make_model, regime, ds, extras: tuple[torch.Tensor, ...], *,
+                        device: torch.device, progress: bool):
+    """:func:`_train_entry` for a spec with ``extras`` (a separate function, so that adding extras kept the keys of
+    every model trained without them: the key digests the code each entry point reaches)."""
+    torch.manual_seed(spec.seed)
+    model = make_model()
+    if spec.init_weights:
+        raise ValueError("a spec with extras cannot start from init_weights (not implemented)")
+    res = _train.fit(
+        model, ds.x_train, ds.y_train, regime, epochs=spec.epochs, batch_size=spec.batch_size,
+        optimizer=spec.optimizer, lr_schedule=spec.lr_schedule, seed=spec.seed, x_test=ds.x_test, y_test=ds.y_test,
+        extras=extras, device=device, progress=progress, desc=f"{spec.arch}/{spec.regime}",
+    )
+    return model, res
+
+
+def _load_extras(spec: ModelSpec, ds) -> tuple[torch.Tensor, ...]:
+    """The arrays of ``spec.extras`` from the results cache, checked against the training set's size."""
+    import numpy as np
+
+    name, digest, names = spec.extras["name"], spec.extras["digest"], list(spec.extras["arrays"])
+    path = cache_dir() / "results" / f"{name}-{digest}.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the extras of model {spec.arch}/{spec.regime} (seed {spec.seed}) are not "
+                                "computed; compute them first (the chapter's code does, e.g. the interpretation "
+                                "targets before the IR models)")
+    with np.load(path, allow_pickle=False) as f:
+        missing = [n for n in names if n not in f.files]
+        if missing:
+            raise KeyError(f"{path} has no array(s) {', '.join(missing)}; it holds {', '.join(f.files)}")
+        out = tuple(torch.from_numpy(np.array(f[n])) for n in names)
+    for n, a in zip(names, out):
+        if a.shape[0] != ds.x_train.shape[0]:
+            raise ValueError(f"{path}: array {n!r} has {a.shape[0]} rows for {ds.x_train.shape[0]} training images")
+    return out
+
+
 def train_code(spec: ModelSpec) -> tuple[str, ...]:
     """The code a model of ``spec`` depends on, as :func:`rilib.cache.code_digest` entries: the training entry
     point (:func:`_train_entry` and what it reaches: the loop, the user-weights loader), the architecture's class
@@ -373,8 +424,8 @@ def train_code(spec: ModelSpec) -> tuple[str, ...]:
         raise ValueError(f"unknown architecture {spec.arch!r}; known: {', '.join(_models.ARCHITECTURES)}")
     if regime is None:
         raise ValueError(f"unknown regime {spec.regime!r}; known: {', '.join(REGIMES)}")
-    return ("rilib.zoo:_train_entry", f"{arch.__module__}:{arch.__qualname__}",
-            f"{regime.__module__}:{regime.__qualname__}")
+    entry = "rilib.zoo:_train_entry" if spec.extras is None else "rilib.zoo:_train_entry_extras,_load_extras"
+    return (entry, f"{arch.__module__}:{arch.__qualname__}", f"{regime.__module__}:{regime.__qualname__}")
 
 
 def _train_job(spec: ModelSpec, device: str | None) -> str:

@@ -28,8 +28,8 @@
 # Fashion-MNIST classifiers of {doc}`models` (the standard net and three ε per norm × objective, the paper's own
 # FMNIST grid) — 4 points per curve instead of 21. At the default profile each point is one retraining of a small
 # batch-norm ResNet (width 8) for 3 epochs on the classifiers' 2 000 training images (paper: 3 repeats averaged, 20 epochs,
-# the full set); the random baseline is retrained with 3 seeds, and the spread of its areas measures the noise of a
-# single retraining: every interval on this page is a 95 % interval of that noise (Student's t over the 3 seeds, times
+# the full set); the random baseline is retrained with 5 seeds, and the spread of its areas measures the noise of a
+# single retraining: every interval on this page is a 95 % interval of that noise (Student's t over the 5 seeds, times
 # √2 for a difference of two scores; retraining noise, not a bootstrap).
 # Correlations over 4 points are reported as they are, without intervals.
 #

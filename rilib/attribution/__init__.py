@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from ..gradients import check_batch_independent
 from . import gradient as _gradient  # noqa: F401 - registers the loss-gradient methods and the random baseline
+from . import smoothgrad as _smoothgrad  # noqa: F401 - registers saliency and SmoothGrad
 from .registry import METHODS, Method, get_method, register
 
 __all__ = ["attribute", "register", "get_method", "Method", "METHODS", "available"]

@@ -4,10 +4,12 @@ themselves are :mod:`rilib.retrain`).
 
 Later chapters add d_π and the localisation metrics here.
 """
-from .intervals import Interval, bootstrap, percentile_interval
+from .intervals import (Interval, bootstrap, normal_interval, percentile_interval, proportion_interval,
+                        ratio_interval, t_interval, welch_interval)
 from .stats import fraction_greater, median, min_pairwise_spearman, pearson, quadratic_coefficient, spearman
 
-__all__ = ["Interval", "bootstrap", "percentile_interval", "median", "spearman", "pearson", "quadratic_coefficient", "fraction_greater",
+__all__ = ["Interval", "bootstrap", "percentile_interval", "t_interval", "welch_interval", "normal_interval",
+           "ratio_interval", "proportion_interval", "median", "spearman", "pearson", "quadratic_coefficient", "fraction_greater",
            "min_pairwise_spearman", "FRACTIONS", "MODES", "n_removed", "pixel_ranks", "mask_from_ranks", "rank_mask",
            "apply_mask", "occlude", "channel_mean", "full_curve", "curve_area", "roar_kar_scores"]
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Interval", "bootstrap", "percentile_interval"]
+__all__ = ["Interval", "bootstrap", "percentile_interval", "t_interval", "welch_interval", "normal_interval",
+           "ratio_interval", "proportion_interval"]
 
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -119,3 +120,81 @@ def percentile_interval(estimate: float, replicates: Any, *, level: float = 0.95
         return Interval(e, math.nan, math.nan, level)
     lo, hi = np.quantile(ok, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
     return Interval(e, float(lo), float(hi), level)
+
+
+def _quantile_t(df: float, level: float) -> float:
+    from scipy.stats import t as student_t
+
+    return float(student_t.ppf((1 + level) / 2, df))
+
+
+def _quantile_normal(level: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf((1 + level) / 2))
+
+
+def t_interval(values: Any, *, level: float = 0.95) -> Interval:
+    """Mean of a few values (one per seed) ± t·s/√n, s the sample standard deviation and t the Student quantile
+    with n − 1 degrees of freedom — the "mean ± 95 % interval over runs" of Noack et al.'s tables. NaN for n < 2."""
+    v = np.asarray(values, dtype=float)
+    m = float(v.mean()) if v.size else math.nan
+    if v.size < 2:
+        return Interval(m, math.nan, math.nan, level)
+    h = _quantile_t(v.size - 1, level) * float(v.std(ddof=1)) / math.sqrt(v.size)
+    return Interval(m, m - h, m + h, level)
+
+
+def welch_interval(a: Any, b: Any, *, level: float = 0.95) -> Interval:
+    """mean(a) − mean(b) with Welch's t interval (unequal variances, Welch–Satterthwaite degrees of freedom): is one
+    regime's mean over seeds above another's? Two exactly constant samples give a zero-width interval."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    d = float(a.mean() - b.mean())
+    if a.size < 2 or b.size < 2:
+        return Interval(d, math.nan, math.nan, level)
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Interval(d, d, d, level)
+    df = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+    h = _quantile_t(df, level) * se
+    return Interval(d, d - h, d + h, level)
+
+
+def normal_interval(values: Any, *, level: float = 0.95) -> Interval:
+    """Mean ± z·s/√N over many values pooled together (e.g. per-image gradient norms of all seeds: Noack et al.'s
+    Table 3 interval), z the normal quantile."""
+    v = np.asarray(values, dtype=float)
+    m = float(v.mean()) if v.size else math.nan
+    if v.size < 2:
+        return Interval(m, math.nan, math.nan, level)
+    h = _quantile_normal(level) * float(v.std(ddof=1)) / math.sqrt(v.size)
+    return Interval(m, m - h, m + h, level)
+
+
+def ratio_interval(a: Any, b: Any, *, level: float = 0.95) -> Interval:
+    """mean(a) / mean(b) for two independent samples of many values, with the delta-method interval:
+    se² = (s_a²/n_a)/μ_b² + μ_a²(s_b²/n_b)/μ_b⁴. For a paired ratio pass the same-length arrays anyway: the
+    interval then ignores their covariance (wider when they correlate positively)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    ma, mb = float(a.mean()), float(b.mean())
+    r = ma / mb
+    if a.size < 2 or b.size < 2:
+        return Interval(r, math.nan, math.nan, level)
+    se = math.sqrt(a.var(ddof=1) / a.size / mb ** 2 + ma ** 2 * b.var(ddof=1) / b.size / mb ** 4)
+    h = _quantile_normal(level) * se
+    return Interval(r, r - h, r + h, level)
+
+
+def proportion_interval(k: int, n: int, *, level: float = 0.95) -> Interval:
+    """k successes of n with the Wilson score interval (stays inside [0, 1], sensible at k = 0 or n)."""
+    if n <= 0:
+        return Interval(math.nan, math.nan, math.nan, level)
+    z = _quantile_normal(level)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    lo = 0.0 if k == 0 else max(0.0, centre - h)  # exactly 0 / 1 at the ends (rounding would leave 1 − 1e-16)
+    hi = 1.0 if k == n else min(1.0, centre + h)
+    return Interval(p, lo, hi, level)

@@ -96,15 +96,32 @@ class Adversarial:
 class JacobianReg:
     """Cross-entropy + ``lam`` · ‖J(x)‖_F, Noack et al. (2021) eq. (7) (``squared=True``: ‖J‖²_F, Jakubovitz & Giryes).
 
-    J is the Jacobian of the logits w.r.t. the input, computed exactly with one backward pass per class.
+    J is the Jacobian of the logits w.r.t. the input, computed exactly with one backward pass per class
+    (``projections=None``), or estimated from ``projections`` random directions per example (Hoffman et al. 2019):
+    ‖J‖²_F = C · E_v ‖vᵀJ‖² for v uniform on the unit sphere of the C logits, one backward pass per direction —
+    unbiased for ‖J‖²_F; its square root (the unsquared norm) is biased low by the estimate's spread.
     """
 
     lam: float
     squared: bool = False
+    projections: int | None = None
 
     def __call__(self, model, x, y, *extra):
-        jac, logits = input_grad(model, x, "all", create_graph=True, return_logits=True, strict=False)
-        sq = jac.flatten(1).pow(2).sum(1)  # ‖J(x)‖²_F, one backward pass per class
+        if self.projections is None:
+            jac, logits = input_grad(model, x, "all", create_graph=True, return_logits=True, strict=False)
+            sq = jac.flatten(1).pow(2).sum(1)  # ‖J(x)‖²_F, one backward pass per class
+        else:
+            if self.projections < 1:
+                raise ValueError(f"JacobianReg: projections must be >= 1 or None (exact), got {self.projections}")
+            x = x.detach().requires_grad_(True)
+            logits = model(x)
+            n_cls = logits.shape[1]
+            sq = torch.zeros(x.shape[0], device=x.device, dtype=logits.dtype)
+            for _ in range(self.projections):
+                v = torch.randn_like(logits)
+                v = v / v.norm(dim=1, keepdim=True)
+                (g,) = torch.autograd.grad((logits * v).sum(), x, create_graph=True)  # vᵀJ per example
+                sq = sq + g.flatten(1).pow(2).sum(1) * n_cls / self.projections
         pen = sq if self.squared else sq.clamp_min(1e-12).sqrt()
         return F.cross_entropy(logits, y) + self.lam * pen.mean(), logits
 

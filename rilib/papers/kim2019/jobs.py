@@ -81,8 +81,9 @@ def prepare(dataset: str, profile: str, *, device: str | None = None) -> None:
     """Train the missing models of ``dataset`` (classifiers, the judge, the VAE-GAN) and run the missing attack jobs,
     spread over the worker processes (:func:`rilib.parallel.map_jobs`)."""
     models = _cohort.cohort(dataset, profile)
-    specs = [_cohort.spec(m, profile) for m in models]
-    specs += [_cohort.spec(_cohort.KimModel(dataset), profile, seed=1), _manifold.vaegan_spec(dataset, profile)]
+    # the VAE-GAN, the longest job, first: queued last it trained alone while the other workers sat idle
+    specs = [_manifold.vaegan_spec(dataset, profile), _cohort.spec(_cohort.KimModel(dataset), profile, seed=1)]
+    specs += [_cohort.spec(m, profile) for m in models]
     zoo.prefetch(specs, device=device)
     x, _ = _eval_points(dataset, profile)
     todo = [(m, profile, device) for m in models
