@@ -21,7 +21,8 @@ __all__ = [
 
 
 class ToyMLP(nn.Module):
-    """Kim et al. (2019) toy network: Dense(128)-ReLU-Dense(2) on 2-D inputs (appendix A.2)."""
+    """One-hidden-layer MLP: at its defaults Kim et al.'s (2019) toy network, Dense(128)-ReLU-Dense(2) on 2-D inputs
+    (appendix A.2); as 784-256-10 the default profile's ROAR/KAR retrainer."""
 
     def __init__(self, in_features: int = 2, hidden: int = 128, num_classes: int = 2):
         super().__init__()

@@ -75,8 +75,12 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
     # (model, method, fraction, ROAR/KAR, repeat) on the occluded first n_train training images
     "kim_roar": {
         "dataset": {"ci": "fashion-mnist", "default": "fashion-mnist", "paper": "fashion-mnist"},
-        "retrain_arch": {"ci": "small_resnet", "default": "small_resnet", "paper": "kim_cnn"},
-        "retrain_kwargs": {"ci": {"in_channels": 1, "width": 4}, "default": {"in_channels": 1, "width": 8},
+        # the retrained net: at the default's 2 000 images × 3 epochs (batch 32), a 784-256-10 MLP reaches 0.80 clean
+        # accuracy (seed sd 0.006) in 0.3 s, small batch-norm ResNets 0.55–0.68 (sd 0.02–0.04) in 3.8 s (3 seeds
+        # each, measured before any verdict was re-read); the paper retrains its CNN
+        "retrain_arch": {"ci": "toy_mlp", "default": "toy_mlp", "paper": "kim_cnn"},
+        "retrain_kwargs": {"ci": {"in_features": 784, "hidden": 256, "num_classes": 10},
+                           "default": {"in_features": 784, "hidden": 256, "num_classes": 10},
                            "paper": {"pool_after_conv1": False}},
         "n_train": {"ci": 300, "default": 2000, "paper": None},
         "n_test": {"ci": 200, "default": 1000, "paper": None},
@@ -85,9 +89,10 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         # batch 100, 0.71–0.73 at batch 32, for the same time
         "batch_size": {"ci": 32, "default": 32, "paper": 100},
         "fractions": {"ci": [0.1, 0.5, 0.9], "default": [0.1, 0.3, 0.5, 0.7, 0.9], "paper": [0.1, 0.3, 0.5, 0.7, 0.9]},
-        "seeds": {"ci": [0], "default": [0], "paper": [0, 1, 2]},
+        # retrainings averaged per point (the paper: 3)
+        "seeds": {"ci": [0], "default": [0, 1, 2], "paper": [0, 1, 2]},
         # the random baseline is retrained with several seeds: their spread is the noise of a score
-        "random_seeds": {"ci": [0, 1], "default": [0, 1, 2, 3, 4], "paper": [0, 1, 2, 3, 4]},
+        "random_seeds": {"ci": [0, 1], "default": list(range(10)), "paper": list(range(10))},
     },
     # Kim et al. 2019, Fig 6: loss-gradient maps of the standard and the strongest L∞ / L2 XEnt nets
     "kim_fig6": {
@@ -122,38 +127,40 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         "data_kwargs": {"ci": {"mnist": {"n_train": 600, "n_test": 200}, "fashion-mnist": {"n_train": 600, "n_test": 200}},
                         "default": {"mnist": {}, "fashion-mnist": {"n_train": 4000, "n_test": 1000}},
                         "paper": {"mnist": {}, "fashion-mnist": {}}},
-        "epochs": {"ci": 1, "default": 8, "paper": 30},
+        # the paper's lr 0.01 left the standard nets at 96.0 % (MNIST) / 78.1 % (Fashion-MNIST) after 4 epochs; 0.05
+        # reaches 97.4 % / 82.2 % in 3 (measured on the standard nets before any verdict was read)
+        "epochs": {"ci": 1, "default": 3, "paper": 30},
         "batch_size": {"ci": 64, "default": 64, "paper": 64},
-        "lr": {"ci": 0.01, "default": 0.01, "paper": 0.01},
+        "lr": {"ci": 0.05, "default": 0.05, "paper": 0.01},
         "seeds": {"ci": [0, 1], "default": [0, 1, 2], "paper": [0, 1, 2, 3, 4]},
         # adversarial training: L2 PGD, random start, on the adversarial examples alone; the code's step 0.5
-        "train_steps": {"ci": 2, "default": 10, "paper": 40},
+        "train_steps": {"ci": 2, "default": 5, "paper": 40},
         "train_step": {"ci": 0.5, "default": 0.5, "paper": 0.5},
         # λ of the interpretation regularisers on MNIST (the paper's)
         "lam_ir_r": {"ci": 0.07, "default": 0.07, "paper": 0.07},
         "lam_ir_r_perm": {"ci": 0.05, "default": 0.05, "paper": 0.05},
         "lam_ir_nr": {"ci": 0.33, "default": 0.33, "paper": 0.33},
         # λ_J: the grid value whose final training loss is nearest the IR-R net's (the paper's rule), seed 0
-        "lam_j_grid": {"ci": [0.01, 0.1], "default": [0.003, 0.01, 0.03, 0.1, 0.3],
+        "lam_j_grid": {"ci": [0.01, 0.1], "default": [0.01, 0.03, 0.1],
                        "paper": [0.003, 0.01, 0.03, 0.1, 0.3]},
         # None: the exact Jacobian (one backward pass per class); k: k random projections per example
         "jacobian_projections": {"ci": 1, "default": 1, "paper": None},
         # SmoothGrad targets (eq. 4): n noisy copies, absolute σ; threshold at mean + φ·std
-        "sg_n": {"ci": 4, "default": 20, "paper": 50},
+        "sg_n": {"ci": 4, "default": 10, "paper": 50},
         "sg_sigma": {"ci": 0.15, "default": 0.15, "paper": 0.15},
         "phi": {"ci": 1.0, "default": 1.0, "paper": 1.0},
         # evaluation: L2 PGD with random start (never fewer than 20 steps at default); the attack script's step 0.32
         "eps": {"ci": 1.5, "default": 1.5, "paper": 1.5},
         "attack_steps": {"ci": 5, "default": 20, "paper": 40},
         "attack_step": {"ci": 0.32, "default": 0.32, "paper": 0.32},
-        "n_eval": {"ci": 100, "default": 1000, "paper": None},
+        "n_eval": {"ci": 100, "default": 500, "paper": None},
         # gradient-masking check (seed 0): PGD accuracy over an ε grid, and FMN minimal distances on a subset
-        "mask_eps": {"ci": [0.5, 3.0], "default": [0.5, 1.0, 1.5, 2.5, 4.0], "paper": [0.5, 1.0, 1.5, 2.5, 4.0]},
-        "mask_points": {"ci": 32, "default": 300, "paper": 1000},
-        "fmn_points": {"ci": 16, "default": 100, "paper": 500},
+        "mask_eps": {"ci": [0.5, 3.0], "default": [0.5, 1.5, 3.0, 5.0], "paper": [0.5, 1.0, 1.5, 2.5, 4.0, 6.0]},
+        "mask_points": {"ci": 32, "default": 100, "paper": 1000},
+        "fmn_points": {"ci": 16, "default": 64, "paper": 500},
         "fmn_steps": {"ci": 10, "default": 100, "paper": 1000},
         # Table 3: gradient norms on this many training images per model
-        "n_grad": {"ci": 64, "default": 1000, "paper": None},
+        "n_grad": {"ci": 64, "default": 500, "paper": None},
     },
     # Noack et al. 2021, Table 2 on Fashion-MNIST (the substitute for CIFAR-10): rules fixed before the run
     "noack_sub": {
@@ -162,7 +169,7 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         "eps_candidates": {"ci": [0.5, 1.5], "default": [0.5, 0.75, 1.0, 1.5], "paper": [0.5, 0.75, 1.0, 1.5]},
         "target_std_acc": {"ci": 0.15, "default": 0.15, "paper": 0.15},
         # IR λ: the grid value whose final training loss is nearest the adversarially trained net's (seed 0)
-        "lam_ir_grid": {"ci": [0.03, 0.3], "default": [0.01, 0.03, 0.1, 0.3, 1.0], "paper": [0.01, 0.03, 0.1, 0.3, 1.0]},
+        "lam_ir_grid": {"ci": [0.03, 0.3], "default": [0.1, 0.3, 1.0], "paper": [0.01, 0.03, 0.1, 0.3, 1.0]},
     },
     # Etmann et al. 2019 poster, "a simple toy example": linear and affine binary classifiers.
     "etmann_toy": {

@@ -37,7 +37,7 @@ from . import models as _models
 from . import train as _train
 from .cache import cache_dir
 
-__all__ = ["ModelSpec", "ZooEntry", "get", "cache_dir", "cached_arrays", "cached_path", "prefetch", "REGIMES",
+__all__ = ["ModelSpec", "ZooEntry", "get", "cache_dir", "cached_arrays", "cached_path", "prefetch", "is_cached", "REGIMES",
            "CorruptEntry", "train_code", "load_data"]
 
 
@@ -426,6 +426,11 @@ def train_code(spec: ModelSpec) -> tuple[str, ...]:
         raise ValueError(f"unknown regime {spec.regime!r}; known: {', '.join(REGIMES)}")
     entry = "rilib.zoo:_train_entry" if spec.extras is None else "rilib.zoo:_train_entry_extras,_load_extras"
     return (entry, f"{arch.__module__}:{arch.__qualname__}", f"{regime.__module__}:{regime.__qualname__}")
+
+
+def is_cached(spec: ModelSpec) -> bool:
+    """Whether ``spec`` has a finished entry in the cache (its weights are checked when :func:`get` loads it)."""
+    return _has_entry(cache_dir(), spec.key)
 
 
 def _train_job(spec: ModelSpec, device: str | None) -> str:

@@ -159,3 +159,22 @@ def test_accuracy_trend_per_panel():
             for m in kcohort.cohort("mnist", "ci")]
     t = checks.accuracy_trend(rows, "ci")
     assert t["acc_spearman_mnist_l2_ce"] == pytest.approx(-1.0) and t["acc_spearman_mnist_linf_cw"] == pytest.approx(1.0)
+
+
+def test_roar_noise_is_one_retrainings_spread_over_root_repeats():
+    from rilib.evaluation import roar
+    from rilib.papers.kim2019 import roar_kar
+
+    fr = [0.1, 0.3, 0.5, 0.7, 0.9]
+    rnd = np.array([[0.8, 0.7, 0.6, 0.5, 0.4], [0.7, 0.6, 0.5, 0.4, 0.3], [0.9, 0.8, 0.7, 0.6, 0.5]])
+    areas = [roar.curve_area(*roar.full_curve(r, fr, start=0.9, end=0.1)) for r in rnd]
+    model = np.tile(rnd[:1], (3, 1))  # three retrainings per point
+    c = {"fractions": fr, "start": 0.9, "random": {"roar": rnd, "kar": rnd},
+         "accuracies": {"m/G": {"roar": model, "kar": model}}}
+    n = roar_kar.noise(c)
+    assert n["repeats"] == 3 and n["n"] == 3
+    assert n["single_roar"] == pytest.approx(np.std(areas, ddof=1))
+    assert n["roar"] == pytest.approx(np.std(areas, ddof=1) / np.sqrt(3))
+    c["accuracies"]["m/GX"] = {"roar": model[:1], "kar": model[:1]}
+    with pytest.raises(ValueError, match="different numbers"):
+        roar_kar.noise(c)

@@ -72,7 +72,6 @@ for ds, t in teach.items():
 # %% tags=["hide-input"]
 t = teach["mnist"]
 x_train = zoo.load_data(t["std"]).x_train
-targets.prepare_targets("mnist", {"adv": t["eps"], "std": None}, profile)
 T = {k: targets.ir_targets("mnist", k, profile, teacher_eps=t["eps"] if k == "adv" else None)["targets"]
      for k in ("adv", "std")}
 share = {k: claims.foreground_share(v, x_train.numpy()) for k, v in T.items()}
@@ -80,8 +79,8 @@ s1 = claims.share_statistics(share["adv"], share["std"])
 print(f"share of the thresholded target's mass on the strokes (MNIST, {len(x_train)} training images): robust "
       f"teacher {np.nanmean(share['adv']):.3f}, standard teacher {np.nanmean(share['std']):.3f}; "
       f"difference {s1['diff']}, robust ≥ standard on {s1['frac']} of the images")
-rec("fig1_share_diff_adv_std", s1["diff"], fmt="{:.3f}")
-rec("fig1_share_frac_adv_ge_std", s1["frac"], fmt="{:.3f}")
+_ = rec("fig1_share_diff_adv_std", s1["diff"], fmt="{:.3f}")
+_ = rec("fig1_share_frac_adv_ge_std", s1["frac"], fmt="{:.3f}")
 
 # %% [markdown]
 # ## Figure 2
@@ -97,8 +96,8 @@ sg = T["adv"][:n2]
 s2 = claims.share_statistics(claims.foreground_share(sg, xs.numpy()), claims.foreground_share(grad, xs.numpy()))
 print(f"robust net, first {n2} training images: thresholded SmoothGrad − thresholded gradient share {s2['diff']}; "
       f"SmoothGrad ≥ gradient on {s2['frac']} of the images")
-rec("fig2_share_diff_sg_grad", s2["diff"], fmt="{:.3f}")
-rec("fig2_share_frac_sg_ge_grad", s2["frac"], fmt="{:.3f}")
+_ = rec("fig2_share_diff_sg_grad", s2["diff"], fmt="{:.3f}")
+_ = rec("fig2_share_frac_sg_ge_grad", s2["frac"], fmt="{:.3f}")
 eight = int(torch.nonzero(ys == 8)[0])
 raw_sg = targets.smoothgrad_maps(net, xs[eight:eight + 1], ys[eight:eight + 1], profile)
 raw_g = attribution.attribute(net, xs[eight:eight + 1], method="saliency", target=ys[eight:eight + 1], abs=True,

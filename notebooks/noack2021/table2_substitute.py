@@ -61,9 +61,9 @@ for name, title in [("eps", "ε: the seed-0 standard net's PGD accuracy"),
                     ("lam_j", f"λ_J: final training loss, reference the chosen IR net's {t2['ir_loss']:.4f}")]:
     print(title)
     display(pd.DataFrame(t2["calibration"][name]).round(4))
-rec("eps_sub", t2["eps"], fmt="{:g}")
-rec("lam_ir_sub", t2["lam_ir"], fmt="{:g}")
-rec("lam_j_sub", t2["lam_j"], fmt="{:g}")
+_ = rec("eps_sub", t2["eps"], fmt="{:g}")
+_ = rec("lam_ir_sub", t2["lam_ir"], fmt="{:g}")
+_ = rec("lam_j_sub", t2["lam_j"], fmt="{:g}")
 
 # %% [markdown]
 # ## Table 2 — clean and PGD accuracy (%), mean ± 95 % t-interval over seeds (paper: CIFAR-10)

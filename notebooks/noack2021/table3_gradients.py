@@ -96,7 +96,7 @@ adv = {r: build.seed_values([jobs.robustness(s, t1["eps"], profile) for s in t1[
        for r in ("ir-r", "ir-r-perm")}
 gap = welch_interval(adv["ir-r"], adv["ir-r-perm"])
 print(f"PGD accuracy IR-R − IR-R-Perm: {gap}; correct-class norm IR-R − IR-R-Perm: {stats['grad_c_gap_irr_irrperm']}")
-rec("mnist_adv_gap_irr_irrperm", gap, fmt="{:.4f}")
+_ = rec("mnist_adv_gap_irr_irrperm", gap, fmt="{:.4f}")
 
 # %% [markdown]
 # ## Sec 4.4 — IR inherits the magnitude of its targets
@@ -107,7 +107,7 @@ tn = {t: np.linalg.norm(targets.ir_targets("mnist", t, profile, teacher_eps=t1["
 ratio = ratio_interval(tn["std"], tn["adv"])
 print(f"mean ‖T(x)‖₂ of the thresholded targets: standard teacher {tn['std'].mean():.3f}, adversarially trained "
       f"teacher {tn['adv'].mean():.3f}; ratio {ratio}")
-rec("target_norm_ratio_std_adv", ratio, fmt="{:.3f}")
+_ = rec("target_norm_ratio_std_adv", ratio, fmt="{:.3f}")
 
 # %% [markdown]
 # ## Sec 4.4, eqs. (8)–(9) — output change along an adversarial direction vs along noise
@@ -119,7 +119,7 @@ rec("target_norm_ratio_std_adv", ratio, fmt="{:.3f}")
 d = jobs.adversarial_direction(t1["specs"]["std"][0], t1["eps"], profile)
 med = bootstrap(lambda ms: float(np.median(ms[0]["ratio"])), [{"ratio": d["ratio"]}])
 print(f"{len(d['ratio'])} points, median ‖δ‖₂ {np.median(d['delta_norm']):.3f}; median ratio {med}")
-rec("adv_direction_median_ratio", med, fmt="{:.2f}")
+_ = rec("adv_direction_median_ratio", med, fmt="{:.2f}")
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.hist(np.log10(d["ratio"]), bins=30, color="#4C72B0")
 ax.set_xlabel("log10 ‖f(x+δ) − f(x)‖ / ‖f(x+η) − f(x)‖")

@@ -156,8 +156,9 @@ def roar_statistics(models: Sequence[KimModel], scores: Mapping[str, Mapping[str
                     methods: Sequence[str] = ("G", "GX")) -> dict[str, Any]:
     """Figs 4 / 5 statistics from the μ_ROAR / μ_KAR of every ``"<model>/<method>"`` and each model's clean accuracy.
 
-    ``noise_sd[mode]`` is the seed-to-seed standard deviation of one retrained curve's area, estimated from
-    ``noise_sd["n"]`` repeats of the random baseline; a difference of two scores then has noise √2·sd, and the
+    ``noise_sd[mode]`` is the noise (standard deviation) of one model's curve area — the seed-to-seed spread of one
+    retrained curve's area over ``noise_sd["n"]`` seeds of the random baseline, divided by √repeats for a curve
+    averaged over repeats (:func:`rilib.papers.kim2019.roar_kar.noise`); a difference of two scores then has noise √2·sd, and the
     intervals below are ± q times the noise of the statistic, q the 97.5 % quantile of Student's t with n − 1
     degrees of freedom (4.30 for 3 repeats: sd itself is estimated from few seeds), i.e. 95 % intervals of
     retraining noise, not a bootstrap. Per curve ``<mode>_<method>_<norm>_<objective>`` (standard net

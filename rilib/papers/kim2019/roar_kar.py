@@ -80,13 +80,21 @@ def scores(c: dict[str, Any]) -> dict[str, dict[str, float]]:
 
 
 def noise(c: dict[str, Any]) -> dict[str, float]:
-    """Standard deviation, over the random baseline's seeds, of one retrained curve's area, per mode: the noise of
-    a single score (a score is a difference of two such areas), and ``n``, the number of seeds it is estimated
-    from (its degrees of freedom are n − 1)."""
-    out: dict[str, float] = {}
+    """The noise of one model's curve area, per mode: the standard deviation of one retrained curve's area over the
+    random baseline's seeds (``single_<mode>``), divided by √repeats when a model's curve is the mean of
+    ``repeats`` retrainings (``<mode>``); ``n``, the number of seeds the spread is estimated from (its degrees of
+    freedom are n − 1), and ``repeats``."""
+    repeats = {np.asarray(v[m]).shape[0] if np.asarray(v[m]).ndim == 2 else 1
+               for v in c["accuracies"].values() for m in _roar.MODES}
+    if len(repeats) != 1:
+        raise ValueError(f"the model curves have different numbers of retrainings: {sorted(repeats)}")
+    (rep,) = repeats
+    out: dict[str, float] = {"repeats": rep}
     for mode in _roar.MODES:
         areas = [_roar.curve_area(*_roar.full_curve(row, c["fractions"], start=c["start"], end=0.1))
                  for row in np.asarray(c["random"][mode])]
-        out[mode] = float(np.std(areas, ddof=1)) if len(areas) > 1 else float("nan")
+        single = float(np.std(areas, ddof=1)) if len(areas) > 1 else float("nan")
+        out[f"single_{mode}"] = single
+        out[mode] = single / np.sqrt(rep)
         out["n"] = len(areas)
     return out

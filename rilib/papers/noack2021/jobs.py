@@ -40,12 +40,17 @@ def _model(spec: zoo.ModelSpec, device):
     return zoo.get(spec, device=device, progress=False).model.eval()
 
 
-def robustness(spec: zoo.ModelSpec, eps: float, profile: str, *, device: str | None = None) -> dict[str, Any]:
-    """``{"clean": bool per point, "adv": bool per point}`` (cached)."""
+def _robustness_where(spec: zoo.ModelSpec, eps: float, profile: str):
     P = profiles.get(profile).noack
     x, y = eval_points(spec, P.n_eval)
     key = cache.key("noack-robustness", spec={"eps": float(eps), "steps": P.attack_steps, "step": P.attack_step},
                     code=[f"{__name__}:robustness"], inputs=[x, y], model=spec.key)
+    return f"noack-robustness-{spec.dataset}-{spec.regime}", key, x, y
+
+
+def robustness(spec: zoo.ModelSpec, eps: float, profile: str, *, device: str | None = None) -> dict[str, Any]:
+    """``{"clean": bool per point, "adv": bool per point}`` (cached)."""
+    name, key, x, y = _robustness_where(spec, eps, profile)
 
     def compute() -> dict[str, np.ndarray]:
         model = _model(spec, device)
@@ -54,18 +59,24 @@ def robustness(spec: zoo.ModelSpec, eps: float, profile: str, *, device: str | N
             clean = torch.cat([model(b.to(dev)).argmax(1).cpu() for b in x.split(500)]) == y
         return {"clean": clean.numpy(), "adv": _pgd(model, x, y, eps, profile, device)}
 
-    return zoo.cached_arrays(f"noack-robustness-{spec.dataset}-{spec.regime}", key, compute)
+    return zoo.cached_arrays(name, key, compute)
 
 
-def masking(spec: zoo.ModelSpec, eps: float, profile: str, *, device: str | None = None) -> dict[str, Any]:
-    """``{"eps_grid", "pgd_acc" (one accuracy per grid ε), "fmn_dist" (per FMN point; 0 where misclassified),
-    "pgd_at_eps_fmn_points" (bool per FMN point), "fmn_delta" (the FMN perturbations)}`` (cached)."""
+def _masking_where(spec: zoo.ModelSpec, eps: float, profile: str):
     P = profiles.get(profile).noack
     x, y = eval_points(spec, P.mask_points)
     xf, yf = eval_points(spec, P.fmn_points)
     key = cache.key("noack-masking", spec={"grid": list(P.mask_eps), "eps": float(eps), "steps": P.attack_steps,
                                            "step": P.attack_step, "fmn_steps": P.fmn_steps},
                     code=[f"{__name__}:masking"], inputs=[x, y, xf, yf], model=spec.key)
+    return f"noack-masking-{spec.dataset}-{spec.regime}", key, (x, y, xf, yf)
+
+
+def masking(spec: zoo.ModelSpec, eps: float, profile: str, *, device: str | None = None) -> dict[str, Any]:
+    """``{"eps_grid", "pgd_acc" (one accuracy per grid ε), "fmn_dist" (per FMN point; 0 where misclassified),
+    "pgd_at_eps_fmn_points" (bool per FMN point), "fmn_delta" (the FMN perturbations)}`` (cached)."""
+    P = profiles.get(profile).noack
+    name, key, (x, y, xf, yf) = _masking_where(spec, eps, profile)
 
     def compute() -> dict[str, np.ndarray]:
         model = _model(spec, device)
@@ -77,16 +88,21 @@ def masking(spec: zoo.ModelSpec, eps: float, profile: str, *, device: str | None
                 "fmn_dist": dist, "pgd_at_eps_fmn_points": _pgd(model, xf, yf, eps, profile, device),
                 "fmn_delta": (fmn.x_adv.cpu() - xf).numpy().astype(np.float32)}
 
-    return zoo.cached_arrays(f"noack-masking-{spec.dataset}-{spec.regime}", key, compute)
+    return zoo.cached_arrays(name, key, compute)
 
 
-def gradient_norms(spec: zoo.ModelSpec, profile: str, *, device: str | None = None) -> dict[str, Any]:
-    """``{"correct": ‖∇z_y‖₂, "others": mean_{j≠y} ‖∇z_j‖₂}`` per training image (cached)."""
+def _gradnorms_where(spec: zoo.ModelSpec, profile: str):
     P = profiles.get(profile).noack
     ds = zoo.load_data(spec)
     n = len(ds.x_train) if P.n_grad is None else min(P.n_grad, len(ds.x_train))
     x, y = ds.x_train[:n], ds.y_train[:n]
     key = cache.key("noack-gradnorms", spec={}, code=[f"{__name__}:gradient_norms"], inputs=[x, y], model=spec.key)
+    return f"noack-gradnorms-{spec.dataset}-{spec.regime}", key, x, y
+
+
+def gradient_norms(spec: zoo.ModelSpec, profile: str, *, device: str | None = None) -> dict[str, Any]:
+    """``{"correct": ‖∇z_y‖₂, "others": mean_{j≠y} ‖∇z_j‖₂}`` per training image (cached)."""
+    name, key, x, y = _gradnorms_where(spec, profile)
 
     def compute() -> dict[str, np.ndarray]:
         model = _model(spec, device)
@@ -97,7 +113,7 @@ def gradient_norms(spec: zoo.ModelSpec, profile: str, *, device: str | None = No
         others = (norms.sum(1) - correct) / (norms.shape[1] - 1)
         return {"correct": correct.numpy(), "others": others.numpy()}
 
-    return zoo.cached_arrays(f"noack-gradnorms-{spec.dataset}-{spec.regime}", key, compute)
+    return zoo.cached_arrays(name, key, compute)
 
 
 def adversarial_direction(spec: zoo.ModelSpec, eps: float, profile: str, *, device: str | None = None,
@@ -120,3 +136,19 @@ def adversarial_direction(spec: zoo.ModelSpec, eps: float, profile: str, *, devi
         p0, pd, pn = f(xf), f(xf + delta), f(xf + eta)
     ratio = (pd - p0).norm(dim=1) / (pn - p0).norm(dim=1).clamp_min(1e-12)
     return {"ratio": ratio[ok].numpy(), "delta_norm": norm[ok].numpy()}
+
+
+#: job kind -> (function, where-function): :func:`is_done` and :func:`run` use them
+_KINDS = {"robustness": (robustness, _robustness_where), "masking": (masking, _masking_where),
+          "gradient_norms": (gradient_norms, _gradnorms_where)}
+
+
+def is_done(kind: str, *args) -> bool:
+    """Whether the evaluation ``kind`` of ``args`` (the job function's positional arguments) is cached."""
+    name, key = _KINDS[kind][1](*args)[:2]
+    return zoo.cached_path(name, key).exists()
+
+
+def run(kind: str, *args) -> None:
+    """Run (and cache) one evaluation; a worker-process job of :func:`rilib.papers.noack2021.build.run_jobs`."""
+    _KINDS[kind][0](*args)

@@ -16,7 +16,7 @@ from torch import Tensor
 from ... import attribution, cache, profiles, zoo
 from . import cohort as _cohort
 
-__all__ = ["threshold", "permute_within", "smoothgrad_maps", "ir_targets", "prepare_targets"]
+__all__ = ["threshold", "permute_within", "smoothgrad_maps", "ir_targets", "is_done"]
 
 
 def threshold(maps: Tensor, phi: float = 1.0) -> Tensor:
@@ -79,16 +79,6 @@ def ir_targets(dataset: str, teacher: str, profile: str, *, teacher_eps: float |
     return {"targets": out["targets"], "extras": {"name": name, "digest": key.digest, "arrays": ["targets"]}}
 
 
-def _targets_job(dataset: str, teacher: str, profile: str, teacher_eps: float | None, device: str | None) -> None:
-    ir_targets(dataset, teacher, profile, teacher_eps=teacher_eps, device=device)
-
-
-def prepare_targets(dataset: str, teachers: dict[str, float | None], profile: str, *,
-                    device: str | None = None) -> None:
-    """Compute the missing unpermuted targets of several teachers (``{regime: its training ε or None}``) in
-    parallel worker processes (the SmoothGrad passes over the training set are the cost)."""
-    from ... import parallel
-
-    todo = [(dataset, t, profile, e, device) for t, e in teachers.items()
-            if not zoo.cached_path(*_where(dataset, t, profile, e, False)[:2]).exists()]
-    parallel.map_jobs(_targets_job, todo, desc=f"SmoothGrad targets ({dataset})")
+def is_done(dataset: str, teacher: str, profile: str, teacher_eps: float | None, permute: bool = False) -> bool:
+    """Whether these targets are cached."""
+    return zoo.cached_path(*_where(dataset, teacher, profile, teacher_eps, permute)[:2]).exists()
