@@ -104,19 +104,10 @@ plt.show()
 # accuracy gap of at most 5 points.
 
 # %% tags=["hide-input"]
-rows, curves = [], {}
-for r, specs in t1["specs"].items():
-    m = jobs.masking(specs[0], t1["eps"], profile)
-    fmn_acc = float(np.mean(m["fmn_dist"] > t1["eps"]))
-    v = claims.masking_verdicts(m["pgd_acc"], fmn_acc, float(np.mean(m["pgd_at_eps_fmn_points"])))
-    curves[r] = m
-    rows.append({"regime": cohort.LABELS[r], **{f"PGD acc, ε = {e:g}": round(float(a), 3)
-                                                for e, a in zip(m["eps_grid"], m["pgd_acc"])},
-                 f"FMN acc at ε = {t1['eps']:g}": round(fmn_acc, 3),
-                 "median FMN distance": round(float(np.median(m["fmn_dist"])), 3),
-                 "PGD − FMN": round(v["fmn_gap"], 3), "monotone": v["monotone"], "≈ 0 at the largest ε": v["vanishes"],
-                 "passed": v["passed"]})
-    rec(f"masking_passed_mnist_{claims.key(r)}", int(v["passed"]))
+rows, checks = build.masking_table(t1["specs"], t1["eps"], profile)
+curves = {r: c["arrays"] for r, c in checks.items()}
+for r, c in checks.items():
+    rec(f"masking_passed_mnist_{claims.key(r)}", int(c["verdict"]["passed"]))
 display(pd.DataFrame(rows))
 fig, ax = plt.subplots(figsize=(6, 3.4))
 for r, m in curves.items():

@@ -83,7 +83,7 @@ for i, r in enumerate(acc):
                label="ours, Fashion-MNIST (one dot per seed)" if i == 0 else None)
     ax.scatter([i], [PAPER[r][1]], marker="_", s=400, color="#C44E52", label="paper, CIFAR-10 (mean)" if i == 0 else None)
 ax.set_xticks(range(len(acc)), [cohort.LABELS[r] for r in acc], rotation=15, ha="right")
-ax.set_ylabel(f"PGD accuracy (%)")
+ax.set_ylabel("PGD accuracy (%)")
 ax.set_title(f"Noack et al. 2021, Table 2 (substitute; ours at L2 ε = {t2['eps']:g})")
 ax.legend(frameon=False, fontsize=8)
 fig.tight_layout()
@@ -94,16 +94,9 @@ plt.show()
 # ## The gradient-masking check (seed-0 nets)
 
 # %% tags=["hide-input"]
-rows = []
-for r, specs in t2["specs"].items():
-    m = jobs.masking(specs[0], t2["eps"], profile)
-    fmn_acc = float(np.mean(m["fmn_dist"] > t2["eps"]))
-    v = claims.masking_verdicts(m["pgd_acc"], fmn_acc, float(np.mean(m["pgd_at_eps_fmn_points"])))
-    rows.append({"regime": cohort.LABELS[r], **{f"PGD acc, ε = {e:g}": round(float(a), 3)
-                                                for e, a in zip(m["eps_grid"], m["pgd_acc"])},
-                 f"FMN acc at ε = {t2['eps']:g}": round(fmn_acc, 3), "PGD − FMN": round(v["fmn_gap"], 3),
-                 "monotone": v["monotone"], "≈ 0 at the largest ε": v["vanishes"], "passed": v["passed"]})
-    rec(f"masking_passed_sub_{claims.key(r)}", int(v["passed"]))
+rows, checks = build.masking_table(t2["specs"], t2["eps"], profile)
+for r, c in checks.items():
+    rec(f"masking_passed_sub_{claims.key(r)}", int(c["verdict"]["passed"]))
 display(pd.DataFrame(rows))
 
 # %% tags=["remove-input"]

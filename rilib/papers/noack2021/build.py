@@ -27,7 +27,7 @@ from . import jobs as _jobs
 from . import targets as _targets
 
 __all__ = ["final_loss", "nearest", "chapter", "table1_models", "table2_models", "teachers", "seed_values",
-           "run_jobs"]
+           "run_jobs", "masking_table"]
 
 MNIST, SUB = "mnist", "fashion-mnist"
 
@@ -180,3 +180,24 @@ def teachers(dataset: str, profile: str) -> dict[str, Any]:
     ``{"std": spec, "adv": spec, "eps": the adversarial ε}``."""
     c = chapter(profile)[dataset]
     return {"std": c["specs"]["std"][0], "adv": c["specs"]["adv"][0], "eps": c["eps"]}
+
+
+def masking_table(specs: dict[str, list[zoo.ModelSpec]], eps: float, profile: str) -> tuple[list[dict[str, Any]],
+                                                                                            dict[str, Any]]:
+    """The gradient-masking check of every regime's seed-0 net: table rows, and per regime the cached arrays and
+    :func:`rilib.papers.noack2021.claims.masking_verdicts`."""
+    from . import claims as _claims
+
+    rows, out = [], {}
+    for r, v in specs.items():
+        m = _jobs.masking(v[0], eps, profile)
+        fmn_acc = float(np.mean(m["fmn_dist"] > eps))
+        verdict = _claims.masking_verdicts(m["pgd_acc"], fmn_acc, float(np.mean(m["pgd_at_eps_fmn_points"])))
+        out[r] = {"arrays": m, "verdict": verdict}
+        rows.append({"regime": _cohort.LABELS[r], **{f"PGD acc, ε = {e:g}": round(float(a), 3)
+                                                      for e, a in zip(m["eps_grid"], m["pgd_acc"])},
+                     f"FMN acc at ε = {eps:g}": round(fmn_acc, 3),
+                     "median FMN distance": round(float(np.median(m["fmn_dist"])), 3),
+                     "PGD − FMN": round(verdict["fmn_gap"], 3), "monotone": verdict["monotone"],
+                     "≈ 0 at the largest ε": verdict["vanishes"], "passed": verdict["passed"]})
+    return rows, out
