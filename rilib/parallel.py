@@ -23,10 +23,10 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from typing import Any
 
-__all__ = ["workers", "map_jobs", "report", "reporting", "duration", "progress_bar"]
+__all__ = ["workers", "map_jobs", "run_plan", "report", "reporting", "duration", "progress_bar"]
 
 #: environment variable naming the file that :func:`report` appends progress lines to
 PROGRESS_ENV = "RILIB_PROGRESS"
@@ -192,3 +192,90 @@ def map_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], *, desc: str = "jobs
                 finished(k, i)
                 bar.update(1)
     return out
+
+
+def run_plan(plan: Callable[[], tuple[list[tuple], Any]], fn: Callable[..., Any], *, desc: str = "jobs",
+             progress: bool = True, n_workers: int | None = None) -> Any:
+    """Run the jobs of a plan whose later jobs depend on the results of earlier ones, keeping every worker busy.
+
+    ``plan()`` looks at what is cached and returns ``(ready, result)``: the jobs ``fn(*job)`` whose inputs exist
+    now, most urgent first, and the plan's result once nothing is left to do (``ready`` empty; ``result`` is
+    ignored otherwise). It is called again after every finished job, so a job is submitted as soon as the jobs it
+    needs have finished, and a free worker takes the most urgent job that is ready — instead of waiting at a
+    barrier for the slowest job of a batch. Jobs talk only through the caches (as in :func:`map_jobs`); a job is
+    never run twice in one call (jobs are told apart by ``repr``), and one that finishes without leaving what the
+    plan looks for, or a plan left with nothing to run and no result, raises :class:`RuntimeError`. Returns
+    ``plan()``'s result. With one worker the jobs run in the calling process, most urgent first.
+    """
+    n = max(1, n_workers or workers())
+    started: set[str] = set()
+    t0 = time.perf_counter()
+    n_done = 0
+
+    def fresh(ready: list[tuple]) -> list[tuple]:
+        out = []
+        for job in ready:
+            ident = repr(job)
+            if ident in started:
+                if ident not in running_ids:
+                    raise RuntimeError(f"{desc}: job {getattr(fn, '__name__', fn)}{job!r} ran but the plan still "
+                                       "asks for it (its result did not reach the cache)")
+                continue
+            out.append(job)
+        return out
+
+    def finished(job: tuple, result: Any) -> None:
+        nonlocal n_done
+        n_done += 1
+        report(f"{desc}: {n_done} done ({_label(job, result)}), {len(running)} running, "
+               f"{duration(time.perf_counter() - t0)} elapsed")
+        bar.update(1)
+
+    running: dict[Any, tuple] = {}
+    running_ids: set[str] = set()
+    pool = None
+    bar = _NoBar()  # a real bar once there is something to run
+    try:
+        while True:
+            ready, result = plan()
+            todo = fresh(list(ready))
+            if not todo and not running:
+                if n_done:
+                    report(f"{desc}: all {n_done} jobs done in {duration(time.perf_counter() - t0)}")
+                if result is None:
+                    raise RuntimeError(f"{desc}: the plan has no job left to run and no result")
+                return result
+            if n_done == 0 and not started:
+                bar = progress_bar(total=None, desc=desc, show=progress)
+            if n == 1:
+                job = todo[0]
+                started.add(repr(job))
+                try:
+                    out = fn(*job)
+                except Exception as e:
+                    raise _failure(desc, fn, job, e) from e
+                finished(job, out)
+                continue
+            if pool is None:
+                pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_init_worker)
+                report(f"{desc}: {n} workers")
+            for job in todo[: n - len(running)]:
+                started.add(repr(job))
+                running_ids.add(repr(job))
+                running[pool.submit(fn, *job)] = job
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                job = running.pop(fut)
+                running_ids.discard(repr(job))
+                try:
+                    out = fut.result()
+                except BaseException as e:
+                    for f in running:
+                        f.cancel()
+                    raise _failure(desc, fn, job, e) from e
+                finished(job, out)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

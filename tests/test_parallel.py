@@ -1,8 +1,10 @@
-"""Worker pool: results in job order, failures named, the worker count read from the environment, progress lines."""
+"""Worker pool: results in job order, failures named, the worker count read from the environment, progress lines;
+plans whose jobs depend on earlier jobs."""
 from __future__ import annotations
 
 import math
 import operator
+import shutil
 
 import pytest
 import torch
@@ -22,6 +24,57 @@ def test_failing_job_is_reported_with_its_arguments(n_workers):
     with pytest.raises(RuntimeError, match=r"^roots: job sqrt\(-1.0,\) failed: math domain error$") as info:
         parallel.map_jobs(math.sqrt, [(4.0,), (-1.0,), (9.0,)], desc="roots", n_workers=n_workers, progress=False)
     assert isinstance(info.value.__cause__, ValueError)
+
+
+def _copy_plan(folder, edges):
+    """A plan of file copies ``src -> dst``: a copy is ready once its source exists; the result, once every file
+    exists, is the sorted file names."""
+    def plan():
+        ready = [(str(folder / a), str(folder / b)) for a, b in edges
+                 if (folder / a).exists() and not (folder / b).exists()]
+        names = sorted(p.name for p in folder.iterdir())
+        return ready, (names if len(names) == len({n for e in edges for n in e}) else None)
+    return plan
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_run_plan_runs_each_job_once_after_what_it_needs(tmp_path, monkeypatch, n_workers):
+    """A chain a → b → c → e and a branch a → d: every copy runs exactly once, after its source exists."""
+    log = tmp_path / "progress.txt"
+    monkeypatch.setenv("RILIB_PROGRESS", str(log))
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "a").write_text("payload")
+    edges = [("a", "b"), ("b", "c"), ("a", "d"), ("c", "e")]
+    result = parallel.run_plan(_copy_plan(folder, edges), shutil.copyfile, desc="copies", n_workers=n_workers)
+    assert result == ["a", "b", "c", "d", "e"]
+    assert all((folder / n).read_text() == "payload" for n in result)
+    done = [line for line in log.read_text().splitlines() if " done (" in line]
+    assert len(done) == 4  # one line per job: nothing ran twice
+    # a second call finds everything done: no job, no pool, the same result
+    log.unlink()
+    assert parallel.run_plan(_copy_plan(folder, edges), shutil.copyfile, n_workers=n_workers) == result
+    assert not log.exists()
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_run_plan_refuses_a_job_that_leaves_nothing(tmp_path, n_workers):
+    """A job that returns without producing what the plan waits for is an error, not an endless loop."""
+    (tmp_path / "a").write_text("x")
+    plan = _copy_plan(tmp_path, [("a", "b")])
+    with pytest.raises(RuntimeError, match=r"ran but the plan still asks for it"):
+        parallel.run_plan(plan, operator.eq, desc="copies", n_workers=n_workers, progress=False)
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_run_plan_names_a_failing_job_and_a_stalled_plan(tmp_path, n_workers):
+    job = (str(tmp_path / "missing"), str(tmp_path / "b"))
+    with pytest.raises(RuntimeError, match=r"^copies: job copyfile\('.*missing', '.*b'\) failed") as info:
+        parallel.run_plan(lambda: ([job], None), shutil.copyfile, desc="copies", n_workers=n_workers,
+                          progress=False)
+    assert isinstance(info.value.__cause__, FileNotFoundError)
+    with pytest.raises(RuntimeError, match="no job left to run and no result"):
+        parallel.run_plan(lambda: ([], None), shutil.copyfile, desc="copies", n_workers=n_workers, progress=False)
 
 
 def test_worker_count_from_environment(monkeypatch):

@@ -11,8 +11,8 @@ Rules (fixed before any run):
 * **the substitute's IR λ**: the grid value whose final training loss is nearest the seed-0 adversarially trained
   net's (the spec's rule for the substitute).
 
-The work runs in phases, each one parallel batch of worker-process jobs (:func:`run_jobs`: trainings, SmoothGrad
-targets, evaluations), both datasets together so that the workers stay busy while one dataset waits on a choice.
+The work is one dependency graph of worker-process jobs (trainings, SmoothGrad targets, evaluations), both datasets
+together, run by :func:`rilib.parallel.run_plan`: each job starts as soon as what it needs is cached.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from . import jobs as _jobs
 from . import targets as _targets
 
 __all__ = ["final_loss", "nearest", "chapter", "table1_models", "table2_models", "teachers", "seed_values",
-           "run_jobs", "masking_table"]
+           "masking_table"]
 
 MNIST, SUB = "mnist", "fashion-mnist"
 
@@ -52,117 +52,213 @@ def _do(kind: str, *args) -> None:
     if kind == "train":
         zoo.get(args[0], progress=False)
     elif kind == "targets":
-        dataset, teacher, profile, teacher_eps = args
-        _targets.ir_targets(dataset, teacher, profile, teacher_eps=teacher_eps)
+        dataset, teacher, profile, teacher_eps, permute = args
+        _targets.ir_targets(dataset, teacher, profile, teacher_eps=teacher_eps, permute=permute)
     else:
         _jobs.run(kind, *args)
 
 
-def _done(kind: str, *args) -> bool:
-    if kind == "train":
-        return zoo.is_cached(args[0])
-    if kind == "targets":
-        return _targets.is_done(*args)
-    return _jobs.is_done(kind, *args)
+class _Plan:
+    """One pass over the chapter's dependency graph against the cache: what is ready to run now (``jobs``, with an
+    urgency each: 0 = on the way to a calibration choice, 1 = another training, 2 = an evaluation), and whether all
+    of it is done. A job is listed only once its inputs (teacher nets, targets, chosen λ / ε) are cached."""
+
+    def __init__(self, profile: str, memo: dict[str, Any]):
+        self.profile = profile
+        self.memo = memo  # what earlier passes of the same run found: cached things stay cached
+        self.jobs: list[tuple[int, int, tuple]] = []
+        self.complete = True
+
+    def _known(self, what: Any, check) -> bool:
+        ident = repr(what)
+        if ident in self.memo.setdefault("done", set()):
+            return True
+        if check():
+            self.memo["done"].add(ident)
+            return True
+        return False
+
+    def cached(self, spec: zoo.ModelSpec) -> bool:
+        return self._known(spec, lambda: zoo.is_cached(spec))
+
+    def final_loss(self, spec: zoo.ModelSpec) -> float:
+        losses = self.memo.setdefault("loss", {})
+        if repr(spec) not in losses:
+            losses[repr(spec)] = final_loss(spec)
+        return losses[repr(spec)]
+
+    def ir(self, ds: str, regime: str, lam: float, seed: int, eps: float) -> zoo.ModelSpec:
+        """The spec of an IR net (its targets' key computed once per run)."""
+        teacher, permute = _cohort.TEACHERS[regime]
+        t_eps = eps if teacher == "adv" else None
+        ex = self.memo.setdefault("extras", {})
+        if (ds, teacher, t_eps, permute) not in ex:
+            ex[ds, teacher, t_eps, permute] = _targets.extras(ds, teacher, self.profile, t_eps, permute)
+        return _cohort.spec(_cohort.NoackModel(ds, regime, seed, lam=lam), self.profile,
+                            extras=ex[ds, teacher, t_eps, permute])
+
+    def _add(self, urgency: int, job: tuple) -> None:
+        self.complete = False
+        if any(j == job for *_, j in self.jobs):
+            return
+        adv = job[0] == "train" and job[1].regime == "adversarial"
+        self.jobs.append((urgency, 0 if adv else 1, job))
+
+    def model(self, spec: zoo.ModelSpec, urgent: bool = False) -> bool:
+        """Whether ``spec`` is trained; else list its training."""
+        if self.cached(spec):
+            return True
+        self._add(0 if urgent else 1, ("train", spec))
+        return False
+
+    def models(self, specs: list[zoo.ModelSpec], urgent: bool = False) -> bool:
+        return all([self.model(s, urgent) for s in specs])  # a list: every missing one is listed
+
+    def targets(self, dataset: str, teacher: zoo.ModelSpec, teacher_name: str, eps: float | None,
+                permute: bool) -> bool:
+        """Whether these IR targets are cached; else list their computation once the teacher (and, for permuted
+        targets, the plain ones) are."""
+        if self._known(("targets", dataset, teacher_name, eps, permute),
+                       lambda: _targets.is_done(dataset, teacher_name, self.profile, eps, permute)):
+            return True
+        if not self.model(teacher, urgent=True):
+            return False
+        if permute and not self.targets(dataset, teacher, teacher_name, eps, False):
+            return False
+        self._add(0, ("targets", dataset, teacher_name, self.profile, eps, permute))
+        return False
+
+    def evaluation(self, *job, urgent: bool = False) -> bool:
+        if self._known(job, lambda: _jobs.is_done(*job)):
+            return True
+        self._add(0 if urgent else 2, job)
+        return False
+
+    def evaluations(self, specs: dict[str, list[zoo.ModelSpec]], eps: float, grads: bool) -> None:
+        """Every evaluation of every trained model of ``specs``."""
+        for v in specs.values():
+            for i, s in enumerate(v):
+                if self.cached(s):
+                    self.evaluation("robustness", s, eps, self.profile)
+                    if i == 0:
+                        self.evaluation("masking", s, eps, self.profile)
+                    if grads:
+                        self.evaluation("gradient_norms", s, self.profile)
+
+    def ready(self) -> list[tuple]:
+        return [j for *_, j in sorted(self.jobs, key=lambda t: t[:2])]
 
 
-def run_jobs(jobs: list[tuple], desc: str) -> None:
-    """Run the jobs ``(kind, *args)`` that are not cached yet — ``("train", spec)``, ``("targets", dataset,
-    teacher, profile, teacher_eps)`` or an evaluation of :mod:`rilib.papers.noack2021.jobs` — in worker processes,
-    longest first (adversarial training, then the other trainings, then the rest)."""
-    todo, seen = [], set()
-    for j in jobs:
-        ident = (j[0], j[1].key) if j[0] == "train" else repr(j)
-        if ident not in seen and not _done(*j):
-            seen.add(ident)
-            todo.append(j)
-    rank = lambda j: 0 if j[0] == "train" and j[1].regime == "adversarial" else (1 if j[0] == "train" else 2)  # noqa: E731
-    todo.sort(key=rank)
-    parallel.map_jobs(_do, todo, desc=desc)
-
-
-# --------------------------------------------------------------------------------------------------- the plan
 def _m(ds: str, regime: str, seed: int, profile: str, **kw) -> zoo.ModelSpec:
     return _cohort.spec(_cohort.NoackModel(ds, regime, seed, **kw), profile)
 
 
-def _ir(ds: str, regime: str, lam: float, seed: int, profile: str, eps: float) -> zoo.ModelSpec:
-    teacher, permute = _cohort.TEACHERS[regime]
-    t = _targets.ir_targets(ds, teacher, profile, teacher_eps=eps if teacher == "adv" else None, permute=permute)
-    return _cohort.spec(_cohort.NoackModel(ds, regime, seed, lam=lam), profile, extras=t["extras"])
+def _rows(losses: dict[float, float], ref: float, name: str, chosen: float) -> list[dict[str, Any]]:
+    return [{name: k, "final training loss": v, "|Δ| to the reference": abs(v - ref), "chosen": k == chosen}
+            for k, v in losses.items()]
+
+
+def _mnist(p: _Plan) -> dict[str, Any] | None:
+    """Table 1's nets: std and adv; targets of both teachers; the three IR regimes; the λ_J grid, the rule's choice
+    and the Jacobian nets; every evaluation. None while something is missing."""
+    profile = p.profile
+    P = profiles.get(profile).noack
+    seeds, s0 = list(P.seeds), P.seeds[0]
+    eps = _cohort.attack_eps(MNIST, profile)
+    std = [_m(MNIST, "std", s, profile) for s in seeds]
+    adv = [_m(MNIST, "adv", s, profile, eps=eps) for s in seeds]
+    p.models(std[:1] + adv[:1], urgent=True)  # the teachers
+    p.models(std[1:] + adv[1:])
+    grid = {float(lam): _m(MNIST, "jacobian", s0, profile, lam=lam) for lam in P.lam_j_grid}
+    p.models(list(grid.values()), urgent=True)
+    lam1 = {"ir-r": P.lam_ir_r, "ir-r-perm": P.lam_ir_r_perm, "ir-nr": P.lam_ir_nr}
+    specs: dict[str, list[zoo.ModelSpec]] = {"std": std, "adv": adv}
+    for r, lam in lam1.items():
+        t_name, permute = _cohort.TEACHERS[r]
+        t_eps = eps if t_name == "adv" else None
+        if p.targets(MNIST, (adv if t_name == "adv" else std)[0], t_name, t_eps, permute):
+            specs[r] = [p.ir(MNIST, r, lam, s, eps) for s in seeds]
+            p.model(specs[r][0], urgent=(r == "ir-r"))
+            p.models(specs[r][1:])
+    out = None
+    if "ir-r" in specs and p.cached(specs["ir-r"][0]) and all(p.cached(s) for s in grid.values()):
+        ref = p.final_loss(specs["ir-r"][0])
+        losses = {lam: p.final_loss(s) for lam, s in grid.items()}
+        lam_j = nearest(losses, ref)
+        specs["jacobian"] = [_m(MNIST, "jacobian", s, profile, lam=lam_j) for s in seeds]
+        p.models(specs["jacobian"])
+        out = {"eps": eps, "lam_j": lam_j, "reference_loss": ref, "calibration": {"lam_j": _rows(losses, ref, "λ_J", lam_j)}}
+    p.evaluations(specs, eps, grads=True)
+    if out is None or set(specs) != set(_cohort.REGIMES):
+        return None
+    return {"specs": {r: specs[r] for r in _cohort.REGIMES}, **out}
+
+
+def _substitute(p: _Plan) -> dict[str, Any] | None:
+    """Table 2's nets: the ε rule on the seed-0 standard net, then adv, the targets, the IR λ grid and the rule's
+    choice, the IR nets, the λ_J grid and the rule's choice, the Jacobian nets; every evaluation."""
+    profile = p.profile
+    P, S = profiles.get(profile).noack, profiles.get(profile).noack_sub
+    seeds, s0 = list(P.seeds), P.seeds[0]
+    std = [_m(SUB, "std", s, profile) for s in seeds]
+    p.model(std[0], urgent=True)
+    p.models(std[1:])
+    jgrid = {float(lam): _m(SUB, "jacobian", s0, profile, lam=lam) for lam in P.lam_j_grid}
+    p.models(list(jgrid.values()), urgent=True)
+    specs: dict[str, list[zoo.ModelSpec]] = {"std": std}
+    out: dict[str, Any] = {}
+    try:
+        if not p.cached(std[0]) or not all([p.evaluation("robustness", std[0], float(e), profile, urgent=True)
+                                                 for e in S.eps_candidates]):
+            return None
+        acc_e = {float(e): float(_jobs.robustness(std[0], float(e), profile)["adv"].mean()) for e in S.eps_candidates}
+        eps = out["eps"] = nearest(acc_e, S.target_std_acc)
+        out["calibration"] = {"eps": [{"ε (L2, [0, 1])": e, "standard net's PGD accuracy": a, "chosen": e == eps}
+                                      for e, a in acc_e.items()]}
+        adv = specs["adv"] = [_m(SUB, "adv", s, profile, eps=eps) for s in seeds]
+        p.model(adv[0], urgent=True)
+        p.models(adv[1:])
+        if not p.targets(SUB, adv[0], "adv", eps, False):
+            return None
+        irgrid = {float(lam): p.ir(SUB, "ir", lam, s0, eps) for lam in S.lam_ir_grid}
+        if not p.models(list(irgrid.values()), urgent=True) or not p.cached(adv[0]):
+            return None
+        out["adv_loss"] = adv_loss = p.final_loss(adv[0])
+        loss_ir = {lam: p.final_loss(s) for lam, s in irgrid.items()}
+        lam_ir = out["lam_ir"] = nearest(loss_ir, adv_loss)
+        out["calibration"]["lam_ir"] = _rows(loss_ir, adv_loss, "λ", lam_ir)
+        ir = specs["ir"] = [p.ir(SUB, "ir", lam_ir, s, eps) for s in seeds]
+        p.models(ir)
+        if not p.cached(ir[0]) or not all(p.cached(s) for s in jgrid.values()):
+            return None
+        ref = out["ir_loss"] = p.final_loss(ir[0])
+        loss_j = {lam: p.final_loss(s) for lam, s in jgrid.items()}
+        lam_j = out["lam_j"] = nearest(loss_j, ref)
+        out["calibration"]["lam_j"] = _rows(loss_j, ref, "λ_J", lam_j)
+        specs["jacobian"] = [_m(SUB, "jacobian", s, profile, lam=lam_j) for s in seeds]
+        p.models(specs["jacobian"])
+    finally:
+        if "eps" in out:
+            p.evaluations(specs, out["eps"], grads=False)
+    return {"specs": {r: specs[r] for r in _cohort.SUB_REGIMES}, **out}
+
+
+def _plan(profile: str, memo: dict[str, Any]) -> tuple[list[tuple], dict[str, Any] | None]:
+    p = _Plan(profile, memo)
+    result = {MNIST: _mnist(p), SUB: _substitute(p)}
+    return p.ready(), (result if p.complete and None not in result.values() else None)
 
 
 @functools.lru_cache(maxsize=4)
 def chapter(profile: str) -> dict[str, Any]:
     """Train and evaluate everything of Tables 1–3 (cached); returns ``{"mnist": …, "fashion-mnist": …}``, each
     ``{"specs": {regime: [spec per seed]}, "eps", "lam_j", "calibration": {...}, ...}`` (the substitute also
-    ``lam_ir``). Evaluations are cached; read them with :mod:`rilib.papers.noack2021.jobs`."""
-    P, S = profiles.get(profile).noack, profiles.get(profile).noack_sub
-    seeds, s0 = list(P.seeds), P.seeds[0]
-    eps1 = _cohort.attack_eps(MNIST, profile)
-    lam1 = {"ir-r": P.lam_ir_r, "ir-r-perm": P.lam_ir_r_perm, "ir-nr": P.lam_ir_nr}
-    # 1: the nets without a choice to wait for
-    std1 = [_m(MNIST, "std", s, profile) for s in seeds]
-    adv1 = [_m(MNIST, "adv", s, profile, eps=eps1) for s in seeds]
-    std2 = [_m(SUB, "std", s, profile) for s in seeds]
-    run_jobs([("train", s) for s in adv1 + std1 + std2], "Noack: standard and adversarial nets")
-    # 2: MNIST targets; the substitute's ε candidates
-    run_jobs([("targets", MNIST, "adv", profile, eps1), ("targets", MNIST, "std", profile, None)]
-             + [("robustness", std2[0], float(e), profile) for e in S.eps_candidates], "Noack: targets, ε rule")
-    acc_e = {float(e): float(_jobs.robustness(std2[0], float(e), profile)["adv"].mean()) for e in S.eps_candidates}
-    eps2 = nearest(acc_e, S.target_std_acc)
-    # 3: the substitute's adversarial nets; MNIST's IR nets and λ_J grid
-    adv2 = [_m(SUB, "adv", s, profile, eps=eps2) for s in seeds]
-    ir1 = {r: [_ir(MNIST, r, lam, s, profile, eps1) for s in seeds] for r, lam in lam1.items()}
-    jgrid1 = {float(lam): _m(MNIST, "jacobian", s0, profile, lam=lam) for lam in P.lam_j_grid}
-    run_jobs([("train", s) for s in adv2 + [x for v in ir1.values() for x in v] + list(jgrid1.values())],
-             "Noack: IR nets, λ_J grid (MNIST), adversarial nets (substitute)")
-    ref1 = final_loss(ir1["ir-r"][0])
-    loss_j1 = {lam: final_loss(s) for lam, s in jgrid1.items()}
-    lam_j1 = nearest(loss_j1, ref1)
-    jac1 = [_m(MNIST, "jacobian", s, profile, lam=lam_j1) for s in seeds]
-    # 4: the substitute's targets; MNIST's remaining Jacobian nets
-    run_jobs([("targets", SUB, "adv", profile, eps2)] + [("train", s) for s in jac1], "Noack: Jacobian nets (MNIST)")
-    adv_loss2 = final_loss(adv2[0])
-    # 5: the substitute's IR λ grid
-    irgrid2 = {float(lam): _ir(SUB, "ir", lam, s0, profile, eps2) for lam in S.lam_ir_grid}
-    run_jobs([("train", s) for s in irgrid2.values()], "Noack: IR λ grid (substitute)")
-    loss_ir2 = {lam: final_loss(s) for lam, s in irgrid2.items()}
-    lam_ir2 = nearest(loss_ir2, adv_loss2)
-    ir2 = [_ir(SUB, "ir", lam_ir2, s, profile, eps2) for s in seeds]
-    # 6: the substitute's IR nets and λ_J grid
-    jgrid2 = {float(lam): _m(SUB, "jacobian", s0, profile, lam=lam) for lam in P.lam_j_grid}
-    run_jobs([("train", s) for s in ir2 + list(jgrid2.values())], "Noack: IR nets, λ_J grid (substitute)")
-    ref2 = final_loss(ir2[0])
-    loss_j2 = {lam: final_loss(s) for lam, s in jgrid2.items()}
-    lam_j2 = nearest(loss_j2, ref2)
-    jac2 = [_m(SUB, "jacobian", s, profile, lam=lam_j2) for s in seeds]
-    run_jobs([("train", s) for s in jac2], "Noack: Jacobian nets (substitute)")
-    specs1 = {"std": std1, "adv": adv1, "jacobian": jac1, **ir1}
-    specs1 = {r: specs1[r] for r in _cohort.REGIMES}
-    specs2 = {"std": std2, "adv": adv2, "jacobian": jac2, "ir": ir2}
-    # 7: every evaluation
-    evals = [("robustness", s, eps1, profile) for v in specs1.values() for s in v]
-    evals += [("robustness", s, eps2, profile) for v in specs2.values() for s in v]
-    evals += [("masking", v[0], eps1, profile) for v in specs1.values()]
-    evals += [("masking", v[0], eps2, profile) for v in specs2.values()]
-    evals += [("gradient_norms", s, profile) for v in specs1.values() for s in v]
-    run_jobs(evals, "Noack: evaluations")
+    ``lam_ir``). Evaluations are cached; read them with :mod:`rilib.papers.noack2021.jobs`.
 
-    def rows(losses: dict[float, float], ref: float, name: str, chosen: float) -> list[dict[str, Any]]:
-        return [{name: k, "final training loss": v, "|Δ| to the reference": abs(v - ref), "chosen": k == chosen}
-                for k, v in losses.items()]
-
-    return {
-        MNIST: {"specs": specs1, "eps": eps1, "lam_j": lam_j1, "reference_loss": ref1,
-                "calibration": {"lam_j": rows(loss_j1, ref1, "λ_J", lam_j1)}},
-        SUB: {"specs": specs2, "eps": eps2, "lam_ir": lam_ir2, "lam_j": lam_j2, "adv_loss": adv_loss2,
-              "ir_loss": ref2,
-              "calibration": {"eps": [{"ε (L2, [0, 1])": e, "standard net's PGD accuracy": a, "chosen": e == eps2}
-                                      for e, a in acc_e.items()],
-                              "lam_ir": rows(loss_ir2, adv_loss2, "λ", lam_ir2),
-                              "lam_j": rows(loss_j2, ref2, "λ_J", lam_j2)}},
-    }
+    The work is one dependency graph (:class:`_Plan`) run by :func:`rilib.parallel.run_plan`: a job starts as soon
+    as what it needs is cached, the jobs on the way to a calibration choice first, evaluations filling the gaps."""
+    memo: dict[str, Any] = {}
+    return parallel.run_plan(lambda: _plan(profile, memo), _do, desc="Noack: nets and evaluations")
 
 
 def table1_models(profile: str) -> dict[str, Any]:

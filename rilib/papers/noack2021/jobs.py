@@ -150,5 +150,5 @@ def is_done(kind: str, *args) -> bool:
 
 
 def run(kind: str, *args) -> None:
-    """Run (and cache) one evaluation; a worker-process job of :func:`rilib.papers.noack2021.build.run_jobs`."""
+    """Run (and cache) one evaluation; a worker-process job of :func:`rilib.papers.noack2021.build.chapter`."""
     _KINDS[kind][0](*args)

@@ -16,7 +16,7 @@ from torch import Tensor
 from ... import attribution, cache, profiles, zoo
 from . import cohort as _cohort
 
-__all__ = ["threshold", "permute_within", "smoothgrad_maps", "ir_targets", "is_done"]
+__all__ = ["threshold", "permute_within", "smoothgrad_maps", "ir_targets", "extras", "is_done"]
 
 
 def threshold(maps: Tensor, phi: float = 1.0) -> Tensor:
@@ -76,7 +76,18 @@ def ir_targets(dataset: str, teacher: str, profile: str, *, teacher_eps: float |
         return {"targets": maps.cpu().numpy().astype(np.float32)}
 
     out = zoo.cached_arrays(name, key, compute)
-    return {"targets": out["targets"], "extras": {"name": name, "digest": key.digest, "arrays": ["targets"]}}
+    return {"targets": out["targets"], "extras": _extras(name, key)}
+
+
+def _extras(name: str, key) -> dict[str, Any]:
+    return {"name": name, "digest": key.digest, "arrays": ["targets"]}
+
+
+def extras(dataset: str, teacher: str, profile: str, teacher_eps: float | None, permute: bool = False
+           ) -> dict[str, Any]:
+    """The spec field of an IR net naming these targets (what :func:`ir_targets` returns as ``"extras"``), without
+    computing or loading them."""
+    return _extras(*_where(dataset, teacher, profile, teacher_eps, permute)[:2])
 
 
 def is_done(dataset: str, teacher: str, profile: str, teacher_eps: float | None, permute: bool = False) -> bool:
