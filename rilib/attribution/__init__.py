@@ -5,12 +5,21 @@ the batch, the model runs on its own device, the batch is split into chunks of `
 example's attribution is the same alone as in any batch (tested). Methods live in a registry
 (:mod:`rilib.attribution.registry`); a chapter adds its own with :func:`register` in a submodule imported below.
 
-Registered now (:mod:`rilib.attribution.gradient`):
+Registered now (:mod:`rilib.attribution.gradient`, :mod:`~rilib.attribution.smoothgrad`,
+:mod:`~rilib.attribution.paths`; every method's map is signed — pass ``abs=False`` to keep the sign):
 
 ==========================  ============================================================================
 ``loss_gradient``           g_G = |∇ₓ ℓ(x, c)|, Kim et al. (2019) Sec 3.2 (``abs=False`` for the signed map)
 ``loss_input_x_gradient``   g_GX = |x̃ ⊙ ∇_x̃ ℓ| on x̃ = a·x + b (``input_map=(a, b)``; Kim et al.: ``(2, −1)``)
 ``random``                  g_Rand, uniform noise from ``generator=torch.Generator``, independent of the model
+``saliency``                ∇ₓ z_c(x), the logit gradient (SM)
+``smoothgrad``              SmoothGrad (``n``, ``sigma``, ``abs_each``, ``seed``), Noack et al. (2021) eq. (4)
+``integrated_gradients``    IG (Captum), ``baseline`` (0 black, 1 white, or a tensor), ``n_steps``, trapezoid
+``input_x_gradient``        x ⊙ ∇ₓ z_c (Captum ``InputXGradient``; Wang et al.'s GTI)
+``deeplift``                DeepLIFT, rescale rule (Captum ``DeepLift``), ``baseline``
+``bsm``                     ∇ z_c at the boundary point ``boundary`` (Wang et al. 2022, BSM)
+``big``                     IG from the boundary point ``boundary`` to x (Wang et al. 2022 eq. (5), BIG)
+``agi``                     Adversarial Gradient Integration (Pan et al. 2021): ``eps``, ``max_iter``, ``n_targets``
 ==========================  ============================================================================
 
 The model must already be in eval mode (``model.eval()``) — that is the caller's job; BatchNorm layers in training
@@ -36,6 +45,7 @@ from torch import Tensor, nn
 
 from ..gradients import check_batch_independent
 from . import gradient as _gradient  # noqa: F401 - registers the loss-gradient methods and the random baseline
+from . import paths as _paths  # noqa: F401 - registers IG, BIG, BSM, AGI, grad×input, DeepLIFT
 from . import smoothgrad as _smoothgrad  # noqa: F401 - registers saliency and SmoothGrad
 from .registry import METHODS, Method, get_method, register
 
@@ -68,6 +78,19 @@ def _chunk_target(target: Any, n: int, lo: int, hi: int) -> Any:
         raise ValueError(f"target must be None, an int or one class per example (shape ({n},)), got shape "
                          f"{tuple(t.shape)}")
     return t[lo:hi]
+
+
+def _chunk_option(name: str, value: Any, n: int, lo: int, hi: int, dev: torch.device) -> Any:
+    """Rows ``lo:hi`` of a per-example option (one row per example), on ``dev``; a number or a tensor of batch size
+    1 is shared by all."""
+    if not isinstance(value, Tensor):
+        return value
+    if value.dim() == 0 or value.shape[0] == 1:
+        return value.to(dev)
+    if value.shape[0] != n:
+        raise ValueError(f"option {name!r} must have one row per example ({n}) or one row for all, got shape "
+                         f"{tuple(value.shape)}")
+    return value[lo:hi].to(dev)
 
 
 def attribute(model: nn.Module | Any, x: Tensor, *, method: str, target: int | Tensor | None = None,
@@ -118,7 +141,8 @@ def attribute(model: nn.Module | Any, x: Tensor, *, method: str, target: int | T
         parts = []
         for lo in range(0, n, batch_size):
             hi = min(n, lo + batch_size)
-            a = m.fn(model, x[lo:hi].to(dev), _chunk_target(target, n, lo, hi), **options)
+            opts = {k: (_chunk_option(k, v, n, lo, hi, dev) if k in m.per_example else v) for k, v in options.items()}
+            a = m.fn(model, x[lo:hi].to(dev), _chunk_target(target, n, lo, hi), **opts)
             parts.append(a.detach().to(x.device))
         out = torch.cat(parts) if parts else torch.zeros_like(x)
     else:

@@ -31,6 +31,8 @@ class Method:
     fn: Callable[..., Tensor]
     batched: bool = True
     description: str = ""
+    #: options that hold one row per example (a boundary point, a baseline per image): chunked with ``x``
+    per_example: tuple[str, ...] = ()
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -43,15 +45,18 @@ class Method:
 METHODS: dict[str, Method] = {}
 
 
-def register(name: str, *, batched: bool = True, description: str = "") -> Callable[[Callable], Callable]:
+def register(name: str, *, batched: bool = True, description: str = "",
+             per_example: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
     """Decorator registering ``fn(model, x, target, **options)`` as attribution method ``name`` (see the module
-    docstring). Registering a name twice raises ``ValueError``."""
+    docstring). ``per_example`` names the options that are tensors with one row per example of ``x`` (chunked and
+    moved to the model's device with it; a tensor of batch size 1, or a number, is shared by every example).
+    Registering a name twice raises ``ValueError``."""
 
     def deco(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
         if name in METHODS:
             raise ValueError(f"attribution method {name!r} is already registered")
         doc = description or (inspect.getdoc(fn) or "").split("\n")[0]
-        METHODS[name] = Method(name, fn, batched=batched, description=doc)
+        METHODS[name] = Method(name, fn, batched=batched, description=doc, per_example=tuple(per_example))
         return fn
 
     return deco
