@@ -153,6 +153,8 @@ _METHODS = {
     "ddn": dict(steps=10),
     "gradient": dict(),
     "pgd-train": dict(epsilons=0.8, steps=5, step_size=0.3),
+    "apgd": dict(epsilons=0.8, steps=10, loss="ce"),
+    "apgd-dlr": dict(method="apgd", epsilons=0.8, steps=10, loss="dlr"),
 }
 
 
@@ -262,3 +264,79 @@ def test_importing_attacks_does_not_import_foolbox():
     code = ("import sys, rilib.attacks, rilib.train; from rilib.attacks import attack, AttackResult, pgd, project, "
             "fool_model, FOOLBOX_METHODS; assert 'foolbox' not in sys.modules, 'foolbox imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------------------------------------------- Wang et al.'s boundary search
+def test_apgd_is_at_least_as_strong_as_foolbox_pgd_at_the_same_radius():
+    """The ART AutoPGD against Foolbox's PGD at the same ε on the same points: it stays inside the ε-ball and the
+    bounds, and (with its adaptive step and momentum) fools at least as many points."""
+    model = _cnn()
+    x = torch.rand(24, 1, 6, 6, generator=torch.Generator().manual_seed(5))
+    for eps in (0.3, 0.8):
+        a = attacks.attack(model, x, method="apgd", bounds=(0.0, 1.0), epsilons=eps, steps=50)
+        p = attacks.attack(model, x, method="pgd", bounds=(0.0, 1.0), epsilons=eps, steps=50)
+        assert float((a.x_adv - x).flatten(1).norm(dim=1).max()) <= eps * (1 + 1e-4)
+        assert float(a.x_adv.min()) >= 0 and float(a.x_adv.max()) <= 1
+        assert int(a.success.sum()) >= int(p.success.sum())
+
+
+def _linear_two_class():
+    """z = (x₁, x₂, −10): the third class never wins (APGD-DLR needs three logits)."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2, 3)).eval()
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
+        model[1].bias.copy_(torch.tensor([0.0, 0.0, -10.0]))
+    return model
+
+
+def test_boundary_search_stages_only_move_closer_and_bisection_reaches_the_boundary():
+    """A linear model z = (x₁, x₂, −10): the boundary is x₁ = x₂, the distance of x to it |x₁ − x₂|/√2. Each
+    stage keeps the closer point; CW and the bisection end within 2 % of the exact distance."""
+    from rilib.attacks.boundary import boundary_search
+
+    model = _linear_two_class()
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(10, 2, generator=g) * 0.8 + 0.1
+    exact = (x[:, 0] - x[:, 1]).abs() / math.sqrt(2)
+    r = boundary_search(model, x, bounds=(0.0, 1.0), ladder=[0.1, 0.3, 0.6, 1.2], pgd_steps=20,
+                        cw={"eps": 2.0, "steps": 100, "stepsize": 0.01, "binary_search_steps": 5},
+                        apgd={"eps": 1.2, "steps": 20}, bisect=20)
+    assert list(r.l2) == ["pgd", "cw", "apgd", "bisect"]
+    assert bool(r.success.all())
+    order = [r.l2[s] for s in r.l2]
+    for a, b in zip(order, order[1:]):
+        assert bool((b <= a + 1e-7).all())
+    assert bool((order[0] >= exact - 1e-5).all())  # nothing is closer than the boundary
+    torch.testing.assert_close(r.l2["bisect"], exact, rtol=0.02, atol=1e-4)
+    torch.testing.assert_close(r.l2["cw"], exact, rtol=0.02, atol=1e-3)
+    assert bool((model(r.x_boundary).argmax(1) != model(x).argmax(1)).all())
+    assert bool((model(r.x_pgd).argmax(1) != model(x).argmax(1)).all())
+    assert set(r.seconds) == set(r.l2) and all(t >= 0 for t in r.seconds.values())
+
+
+def test_boundary_search_counts_failures_and_keeps_the_last_rung():
+    """Points farther than every stage can reach: success False, distance +inf, the point = the PGD output at the
+    largest rung (the paper's fallback)."""
+    from rilib.attacks.boundary import boundary_search
+
+    model = _linear_two_class()
+    x = torch.tensor([[0.9, 0.1], [0.52, 0.5]])
+    r = boundary_search(model, x, bounds=(0.0, 1.0), ladder=[0.05, 0.1], pgd_steps=10)
+    assert r.success.tolist() == [False, True]
+    assert math.isinf(float(r.l2["pgd"][0])) and float(r.l2["pgd"][1]) <= 0.05 + 1e-6
+    assert 0.09 < float((r.x_boundary[0] - x[0]).norm()) <= 0.1 + 1e-6
+
+
+def test_boundary_search_batched_equals_one_at_a_time():
+    from rilib.attacks.boundary import boundary_search
+
+    model = _cnn()
+    x = torch.rand(5, 1, 6, 6, generator=torch.Generator().manual_seed(3))
+    kw = dict(bounds=(0.0, 1.0), ladder=[0.2, 0.5, 1.0], pgd_steps=10,
+              cw={"eps": 3.0, "steps": 20, "stepsize": 0.05, "binary_search_steps": 2}, apgd={"eps": 1.0, "steps": 10},
+              bisect=8)
+    whole = boundary_search(model, x, **kw)
+    alone = [boundary_search(model, x[i:i + 1], **kw) for i in range(5)]
+    for s in whole.l2:
+        torch.testing.assert_close(whole.l2[s], torch.cat([a.l2[s] for a in alone]), rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(whole.x_boundary, torch.cat([a.x_boundary for a in alone]), rtol=1e-4, atol=1e-5)

@@ -9,7 +9,11 @@ succeeded and the L2 / L∞ distance it travelled:
 * ``"gradient"``: a line search along the normalised loss gradient, a variant of Foolbox 1's GradientAttack (the
   "gradient attack" of Etmann et al.), see :func:`rilib.attacks.line_search.gradient_line_search`;
 * the in-house :func:`pgd` (``"pgd-train"``, :mod:`rilib.attacks.pgd_train`), which adversarial training uses
-  because it needs the CW objective, per-step control and no Foolbox round trips inside the training loop.
+  because it needs the CW objective, per-step control and no Foolbox round trips inside the training loop;
+* ``"apgd"``: L2 AutoPGD (``loss="ce"`` or ``"dlr"``) from the Adversarial Robustness Toolbox, see
+  :mod:`rilib.attacks.apgd`.
+
+:func:`rilib.attacks.boundary.boundary_search` chains several of them into Wang et al.'s boundary search.
 
 Fixed-ε attacks (FGM, BIM, PGD) answer "did an ε-perturbation succeed"; with ``epsilons`` a grid, :func:`attack`
 keeps per example the *smallest* successful ε (the ε search Etmann et al. ran around Foolbox 1's attacks), and with
@@ -76,8 +80,9 @@ def attack(
     """
     if refine and (epsilons is None or isinstance(epsilons, (int, float))):
         raise ValueError("refine needs a grid of epsilons (a list) to start from")
-    if method != "pgd-train" and method not in FOOLBOX_METHODS:
-        raise ValueError(f"unknown attack {method!r}; known: 'pgd-train', {', '.join(map(repr, FOOLBOX_METHODS))}")
+    if method not in ("pgd-train", "apgd") and method not in FOOLBOX_METHODS:
+        raise ValueError(f"unknown attack {method!r}; known: 'pgd-train', 'apgd', "
+                         f"{', '.join(map(repr, FOOLBOX_METHODS))}")
     check_bounds(x, bounds)
     if device is None:
         p = next(model.parameters(), None)
@@ -104,6 +109,12 @@ def _attack_batch(model, x, y, *, method, bounds, epsilons, device, refine, opti
         with torch.no_grad():
             success = model(x_adv).argmax(1) != y
         return make_result(x, x_adv, success, None)
+    if method == "apgd":
+        if epsilons is None or not isinstance(epsilons, (int, float)):
+            raise ValueError("method 'apgd' needs one float epsilon (the L2 radius)")
+        from .apgd import run_apgd
+
+        return run_apgd(model, x, y, eps=float(epsilons), bounds=bounds, device=device, **options)
     if method == "gradient":
         from .line_search import gradient_line_search
 
