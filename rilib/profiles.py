@@ -171,6 +171,43 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         # IR λ: the grid value whose final training loss is nearest the adversarially trained net's (seed 0)
         "lam_ir_grid": {"ci": [0.03, 0.3], "default": [0.1, 0.3, 1.0], "paper": [0.01, 0.03, 0.1, 0.3, 1.0]},
     },
+    # Wang et al. 2022, part 1 (Tables 1, 4, 5, Figs 8, 11, 15) on the substitute: Kim et al.'s Fashion-MNIST nets
+    # (the same zoo entries as the Kim chapter): standard, L2 at two ε, L∞ at two ε (ε in [0, 1]).
+    "wang": {
+        "dataset": {"ci": "fashion-mnist", "default": "fashion-mnist", "paper": "fashion-mnist"},
+        "models": {"ci": ["standard", "l2-ce-1", "linf-ce-0.1"],
+                   "default": ["standard", "l2-ce-1", "l2-ce-2", "linf-ce-0.05", "linf-ce-0.1"],
+                   "paper": ["standard", "l2-ce-1", "l2-ce-2", "linf-ce-0.05", "linf-ce-0.1"]},
+        # evaluation points per model: its first correctly classified test images (the paper: 1 500 ImageNette /
+        # 5 000 CIFAR-10 images)
+        "n_points": {"ci": 8, "default": 100, "paper": 1000},
+        # boundary search (App. B.2, Table 7): PGD over an ascending L2 ladder, 2ε/steps per step; CW within its
+        # acceptance radius; APGD-CE and APGD-DLR at the largest rung; our bisection onto the boundary
+        "ladder_standard": {"ci": [0.5, 2.0], "default": [0.25, 0.5, 1.0, 1.5, 2.0],
+                            "paper": [0.25, 0.5, 1.0, 1.5, 2.0]},
+        "ladder_robust": {"ci": [1.0, 4.0], "default": [0.5, 1.0, 2.0, 3.0, 4.0], "paper": [0.5, 1.0, 2.0, 3.0, 4.0]},
+        "pgd_steps": {"ci": 10, "default": 100, "paper": 100},
+        "cw_steps": {"ci": 10, "default": 100, "paper": 100},
+        "cw_binary_steps": {"ci": 2, "default": 5, "paper": 9},
+        "cw_stepsize": {"ci": 0.01, "default": 0.01, "paper": 0.01},
+        "apgd_steps": {"ci": 10, "default": 50, "paper": 100},
+        "bisect": {"ci": 6, "default": 10, "paper": 10},
+        # attributions: IG / BIG points (trapezoid), AGI (Pan et al.: per-step sign step, iterations, classes)
+        "ig_steps": {"ci": 20, "default": 20, "paper": 20},
+        "agi_eps": {"ci": 0.01, "default": 0.01, "paper": 0.01},
+        "agi_iters": {"ci": 15, "default": 15, "paper": 15},
+        "agi_targets": {"ci": 3, "default": None, "paper": None},
+        # Fig 11: SmoothGrad vs boundary SmoothGrad against σ (App. B.8), standard model
+        "sg_sigmas": {"ci": [0.05, 0.3], "default": [0.02, 0.05, 0.1, 0.2, 0.4], "paper": [0.02, 0.05, 0.1, 0.2, 0.4]},
+        "sg_points": {"ci": 4, "default": 30, "paper": 500},
+        "sg_draws": {"ci": 4, "default": 20, "paper": 50},
+        "sg_eps": {"ci": 3.0, "default": 3.0, "paper": 3.0},
+        "sg_steps": {"ci": 5, "default": 20, "paper": 40},
+        # Fig 15: cascading randomisation of the standard model, boundary searched again per stage (PGD ladder +
+        # bisection); a stage after every `rand_every` parameter tensors, top first
+        "rand_points": {"ci": 4, "default": 30, "paper": 100},
+        "rand_every": {"ci": 4, "default": 1, "paper": 1},
+    },
     # Etmann et al. 2019 poster, "a simple toy example": linear and affine binary classifiers.
     "etmann_toy": {
         "dim": {"ci": 16, "default": 784, "paper": 784},

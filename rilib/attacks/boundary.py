@@ -54,11 +54,13 @@ def _adversarial(model, x: torch.Tensor, y: torch.Tensor, device) -> torch.Tenso
 def boundary_search(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, *,
                     bounds: tuple[float, float], ladder: list[float], pgd_steps: int = 100,
                     cw: dict[str, Any] | None = None, apgd: dict[str, Any] | None = None, bisect: int = 0,
-                    device: torch.device | str | None = None, seed: int = 0, batch_size: int = 512) -> BoundaryResult:
+                    device: torch.device | str | None = None, seed: int = 0, random_start: bool = True,
+                    batch_size: int = 512) -> BoundaryResult:
     """Run the stages of the module docstring on ``x`` against labels ``y`` (default: the predicted class).
 
     ``cw``: ``{"eps": acceptance radius, "steps", "stepsize", "binary_search_steps", "initial_const"}`` or None to
     skip; ``apgd``: ``{"eps", "steps", "losses": ["ce", "dlr"]}`` or None; ``bisect``: halvings (0 skips).
+    ``random_start=False`` starts PGD at x (then every stage but APGD's start is deterministic in x).
     """
     from . import attack
 
@@ -88,7 +90,7 @@ def boundary_search(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = 
         t0 = time.perf_counter()
         ladder = sorted(float(e) for e in ladder)
         r = attack(model, x, y, method="pgd", bounds=bounds, epsilons=ladder, device=device, steps=int(pgd_steps),
-                   rel_stepsize=2.0 / int(pgd_steps), random_start=True, seed=seed, batch_size=batch_size)
+                   rel_stepsize=2.0 / int(pgd_steps), random_start=random_start, seed=seed, batch_size=batch_size)
         res.x_pgd = r.x_adv.clone()
         res.x_boundary = r.x_adv.clone()  # where nothing succeeds: the last rung's output, as the paper
         keep("pgd", r.x_adv, r.success, t0)

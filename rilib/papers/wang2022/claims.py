@@ -1,0 +1,102 @@
+"""Wang et al. (2022), part 1: the statistics the verdicts read (Tables 1, 4, 5).
+
+Table 1 per image: the raw ℓ2 distance ‖X − Y‖₂ of the signed maps (as the paper) and the scale-free cosine
+distance 1 − cos(X, Y) (robust gradients are smaller overall, so raw norms mix alignment with scale); a model's
+value is the mean over its images with a t-interval; "robust below standard" is the Welch interval of the
+difference of means (the models have their own image sets). Table 5: the average distance over the points a stage
+succeeded on, the success rate and the per-instance time; a stage's gain is the mean distance reduction over the
+points already successful before it (paired), with a t-interval.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...evaluation.intervals import Interval, t_interval, welch_interval
+
+__all__ = ["PAIRS", "pair_distances", "table1_row", "robust_gap", "table5_rows", "stage_gain",
+           "relative_completeness_gap", "symmetry_gap", "smoothing_trend", "median_interval"]
+
+#: Table 1's rows: (name, X, Y)
+PAIRS = (("sm_bsm", "sm", "bsm"), ("ig_agi", "ig", "agi"), ("ig_big", "ig", "big"))
+
+
+def pair_distances(maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per image: ``<pair>_raw`` = ‖X − Y‖₂ and ``<pair>_cos`` = 1 − cos(X, Y) for every pair of :data:`PAIRS`."""
+    out = {}
+    for name, a, b in PAIRS:
+        X = maps[a].reshape(len(maps[a]), -1).astype(np.float64)
+        Y = maps[b].reshape(len(maps[b]), -1).astype(np.float64)
+        out[f"{name}_raw"] = np.linalg.norm(X - Y, axis=1)
+        den = np.linalg.norm(X, axis=1) * np.linalg.norm(Y, axis=1)
+        out[f"{name}_cos"] = 1.0 - np.sum(X * Y, axis=1) / np.where(den > 0, den, np.nan)
+    return out
+
+
+def table1_row(d: dict[str, np.ndarray]) -> dict[str, Interval]:
+    """Mean (t-interval over images) of every per-image distance of :func:`pair_distances`."""
+    return {k: t_interval(v[np.isfinite(v)]) for k, v in d.items()}
+
+
+def robust_gap(standard: np.ndarray, robust: np.ndarray) -> Interval:
+    """mean(standard) − mean(robust), Welch interval: above 0 when the robust model's maps are closer."""
+    return welch_interval(standard[np.isfinite(standard)], robust[np.isfinite(robust)])
+
+
+def table5_rows(s: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """One row per stage of a cached search: average ℓ2 distance over the points found so far, success rate,
+    cumulative per-instance seconds."""
+    rows, spent, n = [], 0.0, len(s["success"])
+    for i, st in enumerate(s["stages"]):
+        st = str(st)
+        ok = s[f"success_{st}"].astype(bool)
+        spent += float(s["seconds"][i])
+        rows.append({"stage": st, "avg distance": float(np.mean(s[f"l2_{st}"][ok])) if ok.any() else float("nan"),
+                     "median distance": float(np.median(s[f"l2_{st}"][ok])) if ok.any() else float("nan"),
+                     "success": float(ok.mean()), "s / instance (cumulative)": spent / n})
+    return rows
+
+
+def stage_gain(s: dict[str, np.ndarray], before: str, after: str) -> tuple[Interval, float, float]:
+    """Adding stage ``after`` to the search up to ``before``: (mean distance reduction over the points successful
+    at ``before``, t-interval; that reduction relative to their mean distance; the success-rate gain)."""
+    ok = s[f"success_{before}"].astype(bool)
+    red = s[f"l2_{before}"][ok] - s[f"l2_{after}"][ok]
+    gain = t_interval(red) if ok.sum() > 1 else Interval(float("nan"), float("nan"), float("nan"))
+    rel = float(red.mean() / s[f"l2_{before}"][ok].mean()) if ok.any() else float("nan")
+    return gain, rel, float(s[f"success_{after}"].mean() - s[f"success_{before}"].mean())
+
+
+def relative_completeness_gap(total: np.ndarray, delta_f: np.ndarray) -> np.ndarray:
+    """|Σ attribution − (f_c(x) − f_c(x′))| / |f_c(x) − f_c(x′)| per image (Table 4, completeness)."""
+    return np.abs(total - delta_f) / np.abs(delta_f)
+
+
+def symmetry_gap(a: np.ndarray, i: int = 0, j: int = 1) -> float:
+    """max over examples of |a_i − a_j| / (|a_i| + |a_j|): 0 when the two features always get the same share."""
+    a = a.reshape(len(a), -1)
+    den = np.abs(a[:, i]) + np.abs(a[:, j])
+    return float(np.max(np.abs(a[:, i] - a[:, j]) / np.where(den > 0, den, 1.0)))
+
+
+def smoothing_trend(sigmas: np.ndarray, distance: np.ndarray, success: np.ndarray) -> Any:
+    """Fig 11: Spearman correlation of σ with the median log ‖SG(x) − SG(x′)‖₂ over the points whose smoothed-model
+    search succeeded at that σ, with a bootstrap interval over images (the same images at every σ)."""
+    from ...evaluation.intervals import bootstrap
+    from ...evaluation.stats import spearman
+
+    per = [{"d": distance[i], "ok": success[i].astype(float)} for i in range(len(sigmas))]
+
+    def stat(ms):
+        med = [np.median(np.log(m["d"][m["ok"] > 0])) if (m["ok"] > 0).any() else np.nan for m in ms]
+        return spearman(np.asarray(sigmas, dtype=float), np.asarray(med))
+
+    return bootstrap(stat, per)
+
+
+def median_interval(values: np.ndarray) -> Interval:
+    """Median with a 95 % percentile bootstrap interval over the values."""
+    from ...evaluation.intervals import bootstrap
+
+    return bootstrap(lambda ms: float(np.median(ms[0]["v"])), [{"v": np.asarray(values, dtype=float)}])

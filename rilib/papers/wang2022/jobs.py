@@ -1,0 +1,166 @@
+"""Wang et al. (2022), part 1: the cached per-model work.
+
+``points``        a model's evaluation set: its first ``n_points`` correctly classified test images (each model its
+                  own set, as the paper);
+``search``        the boundary search on them (:func:`rilib.attacks.boundary.boundary_search`; the ladder, CW and
+                  APGD radius of the standard or the robust column of the profile);
+``attributions``  SM, BSM, IG (black baseline), BIG, BIGp (BIG from the PGD ladder's point) and AGI, signed maps;
+``smoothgrad``    Fig 11 (:mod:`rilib.papers.wang2022.smoothing`); ``randomisation`` Fig 15
+                  (:mod:`rilib.papers.wang2022.sanity`).
+
+Everything is cached under the model's key, the settings and the images (:func:`rilib.zoo.cached_arrays`);
+:func:`prepare` runs the per-model searches and attributions in worker processes.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ... import attribution, cache, parallel, profiles, zoo
+from ...attacks.boundary import boundary_search
+from . import cohort as _cohort
+
+__all__ = ["points", "search_config", "search", "attributions", "METHODS", "prepare", "smoothgrad", "randomisation"]
+
+#: the maps of Table 1 (and Table 8's BIGp)
+METHODS = ("sm", "bsm", "ig", "big", "bigp", "agi")
+
+
+def _model(name: str, profile: str, device=None):
+    return zoo.get(_cohort.spec(name, profile), device=device, progress=False).model.eval()
+
+
+def points(name: str, profile: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, y): the first ``n_points`` test images the model classifies correctly."""
+    W = profiles.get(profile).wang
+    spec = _cohort.spec(name, profile)
+    ds = zoo.load_data(spec)
+    model = _model(name, profile, device="cpu")
+    with torch.no_grad():
+        pred = torch.cat([model(b).argmax(1) for b in ds.x_test.split(500)])
+    idx = torch.nonzero(pred == ds.y_test).flatten()[: int(W.n_points)]
+    return ds.x_test[idx], ds.y_test[idx]
+
+
+def search_config(name: str, profile: str) -> dict[str, Any]:
+    """The boundary search's settings for ``name``: the robust column for adversarially trained nets (Table 7)."""
+    W = profiles.get(profile).wang
+    ladder = [float(e) for e in (W.ladder_robust if _cohort.is_robust(name) else W.ladder_standard)]
+    top = max(ladder)
+    return {"ladder": ladder, "pgd_steps": int(W.pgd_steps),
+            "cw": {"eps": top, "steps": int(W.cw_steps), "stepsize": float(W.cw_stepsize),
+                   "binary_search_steps": int(W.cw_binary_steps)},
+            "apgd": {"eps": top, "steps": int(W.apgd_steps), "losses": ["ce", "dlr"]},
+            "bisect": int(W.bisect)}
+
+
+def _key(kind: str, name: str, profile: str, settings: dict[str, Any], inputs) -> cache.Key:
+    return cache.key(f"wang-{kind}", spec=settings, code=[f"{__name__}:{kind}"], inputs=inputs,
+                     model=_cohort.spec(name, profile).key)
+
+
+def search(name: str, profile: str, *, device=None) -> dict[str, np.ndarray]:
+    """``{"x", "y", "x_boundary", "x_pgd", "success", "stages", "l2_<stage>", "success_<stage>", "seconds"}``
+    (cached): the boundary search on :func:`points`; ``seconds`` per stage (in ``stages`` order) for the batch."""
+    x, y = points(name, profile)
+    cfg = search_config(name, profile)
+
+    def compute() -> dict[str, np.ndarray]:
+        r = boundary_search(_model(name, profile, device), x, y, bounds=(0.0, 1.0), device=device, **cfg)
+        out = {"x": x.numpy(), "y": y.numpy(), "x_boundary": r.x_boundary.numpy(), "x_pgd": r.x_pgd.numpy(),
+               "success": r.success.numpy(), "stages": np.asarray(list(r.l2)),
+               "seconds": np.asarray([r.seconds[s] for s in r.l2])}
+        for s in r.l2:
+            out[f"l2_{s}"] = r.l2[s].numpy()
+            out[f"success_{s}"] = r.stage_success[s].numpy()
+        return out
+
+    return zoo.cached_arrays(f"wang-search-{name}", _key("search", name, profile, cfg, [x, y]), compute)
+
+
+def _attr_settings(profile: str) -> dict[str, Any]:
+    W = profiles.get(profile).wang
+    return {"ig_steps": int(W.ig_steps), "agi_eps": float(W.agi_eps), "agi_iters": int(W.agi_iters),
+            "agi_targets": W.agi_targets}
+
+
+def attributions(name: str, profile: str, *, device=None) -> dict[str, np.ndarray]:
+    """The signed maps of :data:`METHODS` on the search's points (cached), each (N, 1, H, W); target = the true
+    (= predicted) class."""
+    s = search(name, profile, device=device)
+    x, y = torch.from_numpy(s["x"]), torch.from_numpy(s["y"])
+    xb, xp = torch.from_numpy(s["x_boundary"]), torch.from_numpy(s["x_pgd"])
+    A = _attr_settings(profile)
+
+    def compute() -> dict[str, np.ndarray]:
+        model = _model(name, profile, device)
+        kw = dict(target=y, abs=False, channel_sum=False)
+        maps = {"sm": attribution.attribute(model, x, method="saliency", **kw),
+                "bsm": attribution.attribute(model, x, method="bsm", boundary=xb, **kw),
+                "ig": attribution.attribute(model, x, method="integrated_gradients", baseline=0.0,
+                                            n_steps=A["ig_steps"], **kw),
+                "big": attribution.attribute(model, x, method="big", boundary=xb, n_steps=A["ig_steps"], **kw),
+                "bigp": attribution.attribute(model, x, method="big", boundary=xp, n_steps=A["ig_steps"], **kw),
+                "agi": attribution.attribute(model, x, method="agi", eps=A["agi_eps"], max_iter=A["agi_iters"],
+                                             n_targets=A["agi_targets"], **kw)}
+        return {k: v.numpy() for k, v in maps.items()}
+
+    return zoo.cached_arrays(f"wang-attributions-{name}",
+                             _key("attributions", name, profile, A, [x, y, xb, xp]), compute)
+
+
+def _model_job(name: str, profile: str) -> str:
+    attributions(name, profile)
+    return f"search + maps {name}"
+
+
+def prepare(profile: str) -> None:
+    """Train (or load) every model of the profile, then run the searches and attributions not cached yet, one worker
+    process per model."""
+    names = _cohort.names(profile)
+    zoo.prefetch([_cohort.spec(n, profile) for n in names], progress=True)
+    parallel.map_jobs(_model_job, [(n, profile) for n in names], desc="Wang: boundary search and attributions")
+
+
+def smoothgrad(profile: str, *, device=None) -> dict[str, np.ndarray]:
+    """Fig 11 on the standard model (cached): ``{"sigmas", "distance" (n_sigma, N): ‖SG(x) − SG(x′)‖₂,
+    "valid", "success" (n_sigma, N), "delta" (n_sigma, N): ‖x′ − x‖₂}`` (:mod:`rilib.papers.wang2022.smoothing`)."""
+    from . import smoothing
+
+    W = profiles.get(profile).wang
+    x, y = points("standard", profile)
+    x, y = x[: int(W.sg_points)], y[: int(W.sg_points)]
+    settings = {"sigmas": [float(s) for s in W.sg_sigmas], "draws": int(W.sg_draws), "eps": float(W.sg_eps),
+                "steps": int(W.sg_steps), "noise_seed": 2020}
+
+    def compute() -> dict[str, np.ndarray]:
+        model = _model("standard", profile, device)
+        rows = [smoothing.sg_vs_boundary_sg(model, x, y, sigma=s, draws=settings["draws"], eps=settings["eps"],
+                                            steps=settings["steps"], seed=settings["noise_seed"])
+                for s in settings["sigmas"]]
+        return {"sigmas": np.asarray(settings["sigmas"]),
+                **{k: np.stack([r[k].numpy() for r in rows]) for k in ("distance", "success", "valid", "delta")}}
+
+    return zoo.cached_arrays("wang-fig11", _key("smoothgrad", "standard", profile, settings, [x, y]), compute)
+
+
+def randomisation(profile: str, *, device=None) -> dict[str, np.ndarray]:
+    """Fig 15 on the standard model (cached): ``{"stage_names", "spearman" (n_stages, N), "accuracy" (n_stages,)}``
+    (:mod:`rilib.papers.wang2022.sanity`)."""
+    from . import sanity
+
+    W = profiles.get(profile).wang
+    x, y = points("standard", profile)
+    x, y = x[: int(W.rand_points)], y[: int(W.rand_points)]
+    cfg = search_config("standard", profile)
+    settings = {"every": int(W.rand_every), "ladder": cfg["ladder"], "pgd_steps": cfg["pgd_steps"],
+                "bisect": cfg["bisect"], "ig_steps": int(W.ig_steps), "seed": 0}
+
+    def compute() -> dict[str, np.ndarray]:
+        r = sanity.cascading_big(_model("standard", profile, device), x, **settings)
+        return {"stage_names": np.asarray(r["stage_names"]), "spearman": r["spearman"].numpy(),
+                "accuracy": r["accuracy"].numpy()}
+
+    return zoo.cached_arrays("wang-fig15", _key("randomisation", "standard", profile, settings, [x, y]), compute)

@@ -1,0 +1,89 @@
+"""Wang et al. (2022), Theorem 3.3 and Figs 8 / 11: Gaussian smoothing of ReLU networks.
+
+:func:`er` is the Er activation of the proof (App. A.2), E_{ε′∼N(0, s²)} ReLU(u + ε′) = u·Φ(u/s) + s·φ(u/s);
+:func:`relu_mean_mc` its Monte-Carlo estimate (our check of the identity). :func:`sg_vs_boundary_sg` is Fig 11's
+procedure (App. B.8): the boundary point x′ of the *smoothed* model by PGD on the noise-averaged loss (the same
+``draws`` noise images for every example, NumPy seed 2020 as the paper; L2 steps of 2ε/steps, projection onto the
+ε-ball and [0, 1]; an example stops once fewer than 10 % of its noisy copies keep the original label), then
+SmoothGrad (the mean of the logit gradients over the same noisy copies, signed, Wang et al. Def. 2.3) at x and x′.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ...gradients import input_grad
+
+__all__ = ["er", "relu_mean_mc", "sg_vs_boundary_sg", "noise"]
+
+
+def er(u: Tensor, s: float | Tensor) -> Tensor:
+    """Er(u; s) = s/√(2π)·exp(−u²/2s²) + (u/2)(1 + erf(u/(√2 s))) (Wang et al. eq. in App. A.2); Er(0; s) = s/√(2π)."""
+    u = torch.as_tensor(u, dtype=torch.float64)
+    s = torch.as_tensor(s, dtype=torch.float64)
+    return s / math.sqrt(2 * math.pi) * torch.exp(-u ** 2 / (2 * s ** 2)) + u / 2 * (1 + torch.erf(u / (math.sqrt(2) * s)))
+
+
+def relu_mean_mc(u: Tensor, s: float, n: int, *, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Monte-Carlo mean of ReLU(u + ε′), ε′ ~ N(0, s²), with ``n`` draws (the same draws for every u), and its
+    standard error."""
+    g = torch.Generator().manual_seed(seed)
+    e = torch.randn(n, generator=g, dtype=torch.float64) * s
+    v = torch.relu(torch.as_tensor(u, dtype=torch.float64)[:, None] + e[None, :])
+    return v.mean(1), v.std(1) / math.sqrt(n)
+
+
+def noise(shape: tuple[int, ...], draws: int, sigma: float, seed: int = 2020) -> Tensor:
+    """(draws, *shape) Gaussian noise of standard deviation ``sigma`` from NumPy's generator seeded ``seed`` (the
+    paper's noise; the same draws for every image)."""
+    rng = np.random.RandomState(seed)
+    return torch.from_numpy(rng.normal(size=(draws, *shape)).astype(np.float32)) * float(sigma)
+
+
+def _smoothgrad(model, x: Tensor, y: Tensor, eta: Tensor) -> Tensor:
+    k = eta.shape[0]
+    xs = (x[:, None] + eta[None]).flatten(0, 1)
+    g = input_grad(model, xs, y.repeat_interleave(k), objective="logit")
+    return g.view(x.shape[0], k, *x.shape[1:]).mean(1)
+
+
+def sg_vs_boundary_sg(model, x: Tensor, y: Tensor, *, sigma: float, draws: int, eps: float, steps: int,
+                      seed: int = 2020, keep: float = 0.1) -> dict[str, Tensor]:
+    """Per example: ``distance`` ‖SG(x) − SG(x′)‖₂, ``valid`` (at least ``keep`` of the noisy copies of x itself keep
+    the label: otherwise x is already past the smoothed boundary and x′ = x), ``success`` (valid, and fewer than
+    ``keep`` of the noisy copies of x′ keep the label), ``delta`` ‖x′ − x‖₂, for the smoothed model's boundary point
+    x′ (module docstring)."""
+    dev = next(model.parameters()).device
+    x, y = x.to(dev), y.to(dev)
+    eta = noise(tuple(x.shape[1:]), draws, sigma, seed).to(dev)
+    k, view = eta.shape[0], (-1, *[1] * (x.dim() - 1))
+
+    def kept(v: Tensor, labels: Tensor) -> Tensor:
+        with torch.no_grad():
+            pred = model((v[:, None] + eta[None]).flatten(0, 1)).argmax(1).view(v.shape[0], k)
+        return (pred == labels[:, None]).float().mean(1)
+
+    xa = x.clone()
+    step = 2.0 * eps / steps
+    active = kept(xa, y) >= keep
+    valid = active.clone()  # the smoothed model keeps the label of x itself
+    for _ in range(steps):
+        if not active.any():
+            break
+        xs = (xa[active][:, None] + eta[None]).flatten(0, 1)
+        g = input_grad(model, xs, y[active].repeat_interleave(k), objective="loss")
+        g = g.view(-1, k, *x.shape[1:]).sum(1)
+        g = g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(view)
+        d = xa[active] + step * g - x[active]
+        d = d * (eps / d.flatten(1).norm(dim=1).clamp_min(eps)).view(view)  # onto the ε-ball
+        xa[active] = (x[active] + d).clamp(0.0, 1.0)
+        still = active.clone()
+        still[active] = kept(xa[active], y[active]) >= keep
+        active = still
+    success = kept(xa, y) < keep
+    dist = (_smoothgrad(model, x, y, eta) - _smoothgrad(model, xa, y, eta)).flatten(1).norm(dim=1)
+    return {"distance": dist.cpu(), "success": (success & valid).cpu(), "valid": valid.cpu(),
+            "delta": (xa - x).flatten(1).norm(dim=1).cpu()}
