@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-__all__ = ["setup", "page_header", "PALETTE", "save", "show_image", "verdict_overview", "VERDICT_COLOURS"]
+__all__ = ["setup", "page_header", "PALETTE", "save", "show_image", "verdict_overview", "VERDICT_COLOURS",
+           "plane_regions", "arrow"]
 
 #: colours used consistently: standard model, weak adversary, strong adversary, attacks, class colours
 PALETTE = {
@@ -100,3 +101,30 @@ def verdict_overview(rows, path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
+
+
+def plane_regions(ax, regions, margin, lim: float) -> None:
+    """A 2-D classifier on the square [−lim, lim]²: its linear regions (``regions``, an (n, n) integer image, rows
+    = y) in pastel colours and its decision boundary (the zero level of ``margin``, (n, n)) in black."""
+    import numpy as np
+
+    n = np.asarray(margin).shape[0]
+    t = np.linspace(-lim, lim, n)
+    ax.imshow(np.asarray(regions) % 8, extent=(-lim, lim, -lim, lim), origin="lower", cmap="Pastel2", alpha=0.6,
+              interpolation="nearest")
+    ax.contour(t, t, margin, levels=[0.0], colors="k", linewidths=1.5)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.grid(False)
+
+
+def arrow(ax, at, v, colour: str, label: str, *, length: float = 0.6) -> None:
+    """An arrow of the direction ``v`` from the point ``at``, drawn ``length`` long, with a legend entry."""
+    import numpy as np
+
+    v = np.asarray(v, dtype=float)
+    v = v / (np.linalg.norm(v) + 1e-12) * length
+    ax.annotate("", xy=(at[0] + v[0], at[1] + v[1]), xytext=(at[0], at[1]),
+                arrowprops=dict(arrowstyle="->", color=colour, lw=2))
+    ax.plot([], [], color=colour, lw=2, label=label)

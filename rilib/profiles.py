@@ -175,7 +175,8 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
     # (the same zoo entries as the Kim chapter): standard, L2 at two ε, L∞ at two ε (ε in [0, 1]).
     "wang": {
         "dataset": {"ci": "fashion-mnist", "default": "fashion-mnist", "paper": "fashion-mnist"},
-        "models": {"ci": ["standard", "l2-ce-1", "linf-ce-0.1"],
+        # all five at ci too: the Kim chapter's ci cohort trains them, and every verdict rule names each model
+        "models": {"ci": ["standard", "l2-ce-1", "l2-ce-2", "linf-ce-0.05", "linf-ce-0.1"],
                    "default": ["standard", "l2-ce-1", "l2-ce-2", "linf-ce-0.05", "linf-ce-0.1"],
                    "paper": ["standard", "l2-ce-1", "l2-ce-2", "linf-ce-0.05", "linf-ce-0.1"]},
         # evaluation points per model: its first correctly classified test images (the paper: 1 500 ImageNette /

@@ -16,7 +16,8 @@ import numpy as np
 from ...evaluation.intervals import Interval, t_interval, welch_interval
 
 __all__ = ["PAIRS", "pair_distances", "table1_row", "robust_gap", "table5_rows", "stage_gain",
-           "relative_completeness_gap", "symmetry_gap", "smoothing_trend", "median_interval"]
+           "relative_completeness_gap", "symmetry_gap", "smoothing_trend", "median_interval",
+           "randomisation_stats"]
 
 #: Table 1's rows: (name, X, Y)
 PAIRS = (("sm_bsm", "sm", "bsm"), ("ig_agi", "ig", "agi"), ("ig_big", "ig", "big"))
@@ -100,3 +101,19 @@ def median_interval(values: np.ndarray) -> Interval:
     from ...evaluation.intervals import bootstrap
 
     return bootstrap(lambda ms: float(np.median(ms[0]["v"])), [{"v": np.asarray(values, dtype=float)}])
+
+
+def randomisation_stats(spearman: np.ndarray) -> dict[str, Interval]:
+    """Fig 15 from the (n_stages, N) Spearman correlations of :func:`rilib.papers.wang2022.sanity.cascading_big`
+    (row 0 the intact model): ``last`` = the median over images at the fully randomised stage, ``drop`` = the
+    median after the first randomised stage minus ``last``; percentile-bootstrap intervals over images (paired)."""
+    s = np.asarray(spearman, dtype=float)
+    if s.shape[0] < 2:
+        raise ValueError("randomisation_stats needs the intact row and at least one randomised stage")
+    from ...evaluation.intervals import bootstrap
+
+    def stat(ms):
+        first, last = float(np.median(ms[0]["first"])), float(np.median(ms[0]["last"]))
+        return {"last": last, "drop": first - last}
+
+    return bootstrap(stat, [{"first": s[1], "last": s[-1]}])

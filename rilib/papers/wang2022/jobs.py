@@ -22,7 +22,8 @@ from ... import attribution, cache, parallel, profiles, zoo
 from ...attacks.boundary import boundary_search
 from . import cohort as _cohort
 
-__all__ = ["points", "search_config", "search", "attributions", "METHODS", "prepare", "smoothgrad", "randomisation"]
+__all__ = ["points", "search_config", "search", "attributions", "METHODS", "prepare", "smoothgrad", "randomisation",
+           "completeness"]
 
 #: the maps of Table 1 (and Table 8's BIGp)
 METHODS = ("sm", "bsm", "ig", "big", "bigp", "agi")
@@ -164,3 +165,31 @@ def randomisation(profile: str, *, device=None) -> dict[str, np.ndarray]:
                 "accuracy": r["accuracy"].numpy()}
 
     return zoo.cached_arrays("wang-fig15", _key("randomisation", "standard", profile, settings, [x, y]), compute)
+
+
+def completeness(name: str, profile: str, *, device=None) -> dict[str, np.ndarray]:
+    """Table 4's completeness, measured on the search's points (cached): per image ``delta_ig`` = z_c(x) − z_c(0),
+    ``delta_big`` = z_c(x) − z_c(x′), and the map sums ``ig_<n>``, ``big_<n>`` for n ∈ {20 (the paper's), 100}
+    points with the corrected trapezoid weights and ``big_captum_20`` with Captum's own (what the paper ran)."""
+    s = search(name, profile, device=device)
+    x, y, xb = (torch.from_numpy(s[k]) for k in ("x", "y", "x_boundary"))
+    steps = (20, 100)
+
+    def compute() -> dict[str, np.ndarray]:
+        model = _model(name, profile, device)
+        dev = next(model.parameters()).device
+        with torch.no_grad():
+            z = lambda v: model(v.to(dev)).gather(1, y.to(dev)[:, None]).squeeze(1).cpu()  # noqa: E731
+            out = {"delta_ig": (z(x) - z(torch.zeros_like(x))).numpy(), "delta_big": (z(x) - z(xb)).numpy()}
+        kw = dict(target=y, abs=False, channel_sum=False)
+        for n in steps:
+            out[f"ig_{n}"] = attribution.attribute(model, x, method="integrated_gradients", baseline=0.0, n_steps=n,
+                                                   **kw).flatten(1).sum(1).numpy()
+            out[f"big_{n}"] = attribution.attribute(model, x, method="big", boundary=xb, n_steps=n,
+                                                    **kw).flatten(1).sum(1).numpy()
+        out["big_captum_20"] = attribution.attribute(model, x, method="big", boundary=xb, n_steps=20,
+                                                     captum_weights=True, **kw).flatten(1).sum(1).numpy()
+        return out
+
+    return zoo.cached_arrays(f"wang-completeness-{name}",
+                             _key("completeness", name, profile, {"steps": list(steps)}, [x, y, xb]), compute)

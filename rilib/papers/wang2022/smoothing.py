@@ -17,7 +17,7 @@ from torch import Tensor
 
 from ...gradients import input_grad
 
-__all__ = ["er", "relu_mean_mc", "sg_vs_boundary_sg", "noise"]
+__all__ = ["er", "relu_mean_mc", "mc_check", "sg_vs_boundary_sg", "noise"]
 
 
 def er(u: Tensor, s: float | Tensor) -> Tensor:
@@ -34,6 +34,21 @@ def relu_mean_mc(u: Tensor, s: float, n: int, *, seed: int = 0) -> tuple[Tensor,
     e = torch.randn(n, generator=g, dtype=torch.float64) * s
     v = torch.relu(torch.as_tensor(u, dtype=torch.float64)[:, None] + e[None, :])
     return v.mean(1), v.std(1) / math.sqrt(n)
+
+
+def mc_check(u: Tensor, s: float, n: int, *, seed: int = 0, min_share: float = 1e-3) -> tuple[float, float]:
+    """Monte Carlo against :func:`er` on the grid ``u``: (the largest |MC − Er| in standard errors over the points
+    where at least ``min_share`` of the draws are positive — there the standard error is well estimated —, the
+    largest |MC − Er| over the other points, where both are ≈ 0)."""
+    u = torch.as_tensor(u, dtype=torch.float64)
+    mc, se = relu_mean_mc(u, s, n, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    share = (u[:, None] + torch.randn(n, generator=g, dtype=torch.float64)[None] * s > 0).double().mean(1)
+    err = (mc - er(u, s)).abs()
+    reliable = share >= min_share
+    z = float((err[reliable] / se[reliable]).max()) if reliable.any() else 0.0
+    tail = float(err[~reliable].max()) if (~reliable).any() else 0.0
+    return z, tail
 
 
 def noise(shape: tuple[int, ...], draws: int, sigma: float, seed: int = 2020) -> Tensor:
