@@ -92,6 +92,26 @@ def test_grid_search_keeps_smallest_successful_epsilon_and_inf_on_failure():
     assert math.isclose(tiny.failure_rate, 1.0)
 
 
+def test_grid_search_equals_every_epsilon_on_every_point_keeping_the_first_success():
+    """The ladder attacks a point at an ε only when no smaller ε fooled it; that must equal running each ε on every
+    point and keeping, per point, the first success (failures: the last ε's output)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 3)).eval()
+    x = torch.rand(10, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    y = model(x).argmax(1)
+    grid = [0.05, 0.2, 0.6, 1.5]
+    kw = dict(method="pgd", bounds=(0.0, 1.0), steps=10, rel_stepsize=0.2, seed=3)
+    ladder = attacks.attack(model, x, y, epsilons=grid, **kw)
+    runs = [attacks.attack(model, x, y, epsilons=e, **kw) for e in grid]
+    for i in range(len(x)):
+        k = next((j for j, r in enumerate(runs) if bool(r.success[i])), None)
+        want = runs[-1 if k is None else k].x_adv[i]
+        torch.testing.assert_close(ladder.x_adv[i], want)
+        assert bool(ladder.success[i]) == (k is not None)
+        assert float(ladder.epsilon[i]) == pytest.approx(float("inf") if k is None else grid[k])
+    assert 0 < int(ladder.success.sum()) < len(x) or ladder.success.all()
+
+
 def test_refined_grid_search_brackets_the_boundary_per_example():
     x, model, rho = _linear_case()
     grid = [0.01 * 1.5 ** k for k in range(20)]

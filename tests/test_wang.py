@@ -214,3 +214,45 @@ def test_nearest_boundary_matches_a_dense_brute_force_and_lies_on_the_boundary()
         v = mid.clone().requires_grad_(True)
         (g,) = torch.autograd.grad((net(v[None])[0, 0] - net(v[None])[0, 1]), v)
         assert float(torch.nn.functional.cosine_similarity(g, seg.normal, dim=0)) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_gradient_misses_by_hand():
+    lg = np.array([1.0, 3.0, np.inf, 2.0, 5.0])
+    lb = np.array([1.0, 1.0, 1.0, np.inf, 2.0])  # the 4th point: no boundary found, left out
+    cos = np.array([1.0, 0.5, 0.2, 0.9, 0.4])
+    r = claims.gradient_misses(lg, lb, cos)
+    assert r["ratio"].estimate == pytest.approx(2.75)  # median of 1, 3, inf, 2.5
+    assert r["cos"].estimate == pytest.approx(0.45)  # median of 1, 0.5, 0.2, 0.4
+
+
+def test_er_net_is_the_smoothed_relu_layer_and_theorem33_bound_holds():
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(3, 5, generator=g, dtype=torch.float64)
+    x = torch.randn(4, 5, generator=g, dtype=torch.float64)
+    sigma = 0.7
+    net = smoothing.ErNet(W, sigma)
+    eps = torch.randn(200_000, 5, generator=g, dtype=torch.float64) * sigma
+    for i in range(4):  # E_ε ReLU(W(x + ε)) by Monte Carlo against the closed form (eq. 10)
+        mc = torch.relu((x[i] + eps) @ W.T)
+        se = mc.std(0) / math.sqrt(len(eps))
+        assert ((mc.mean(0) - net(x[i:i + 1])[0]).abs() < 5 * se).all()
+    # its saliency map of class i is Φ(u/s)·w_i (eq. 13)
+    from rilib.gradients import input_grad
+
+    u, s = x @ W[0], sigma * W[0].norm()
+    torch.testing.assert_close(input_grad(net, x, 0), 0.5 * (1 + torch.erf(u / (math.sqrt(2) * s)))[:, None] * W[0])
+    r = smoothing.theorem33(W, x, [0.1, 1.0], ladder=[0.5, 1, 2, 4, 8])
+    assert r["distance"].shape == (2, 4) and r["success"].all()
+    assert (r["distance"] <= r["lam"] + 1e-12).all()  # eq. 19 bounds every pair
+    st = claims.theorem33_stats([0.1, 1.0], r)
+    assert st["violations"] == 0 and st["lambda_monotone"] == 1.0 and st["points"] == 4
+
+
+def test_theorem33_stats_by_hand():
+    r = {"distance": np.array([[0.0, 0.1], [0.2, 0.3], [0.1, 0.05]]), "lam": np.array([[1.0, 1.0], [0.9, 0.2], [0.5, 0.4]]),
+         "success": np.array([[1, 1], [1, 1], [1, 1]])}
+    st = claims.theorem33_stats([0.1, 0.2, 0.4], r)
+    assert st["violations"] == 1  # 0.3 > 0.2
+    assert st["lambda_monotone"] == 0.0  # the second point's λ rises from 0.2 to 0.4
+    np.testing.assert_allclose(st["median_distance"], [0.05, 0.25, 0.075])
+    assert st["spearman"].estimate == pytest.approx(0.5)

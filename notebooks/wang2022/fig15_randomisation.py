@@ -44,6 +44,7 @@ rec = results.Recorder("wang2022/fig15_randomisation", profile=profile)
 plotting.page_header(profile, "wang", substitute=(
     "Paper: a ResNet-50 on ImageNet. Here: Kim et al.'s standard Fashion-MNIST CNN (the Kim chapter's model) and its "
     "first correctly classified test images."))
+jobs.prepare(profile)
 r = jobs.randomisation(profile)
 names = [str(s) for s in r["stage_names"]]
 

@@ -75,7 +75,7 @@ def boundary_search(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = 
                 y = torch.cat([model(b.to(device)).argmax(1).cpu() for b in x.split(batch_size)])
         y = y.cpu()
         res = BoundaryResult(x_boundary=x.clone(), x_pgd=x.clone(), success=torch.zeros(len(x), dtype=torch.bool))
-        best = torch.full((len(x),), float("inf"))
+        best = torch.full((len(x),), float("inf"), dtype=x.dtype)
 
         def keep(stage: str, x_adv: torch.Tensor, ok: torch.Tensor, t0: float) -> None:
             d = (x_adv - x).flatten(1).norm(dim=1)
@@ -108,7 +108,7 @@ def boundary_search(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = 
                 keep("apgd", r.x_adv, r.success, t0)
         if bisect:
             t0 = time.perf_counter()
-            lo, hi = torch.zeros(len(x)), torch.ones(len(x))
+            lo, hi = torch.zeros(len(x), dtype=x.dtype), torch.ones(len(x), dtype=x.dtype)
             d = res.x_boundary - x
             active = res.success.clone()
             for _ in range(int(bisect)):

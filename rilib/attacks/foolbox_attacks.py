@@ -155,13 +155,21 @@ def run_foolbox(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, method: s
         _, clipped, success = att(fmodel, x, crit, epsilons=epsilons)
         return make_result(x, clipped, success, None)
     eps_list = sorted(float(e) for e in epsilons)
-    _, clipped, success = att(fmodel, x, crit, epsilons=eps_list)  # lists over ε, success (n_eps, B)
-    success = torch.as_tensor(success)
-    any_success = success.any(0)
-    first = torch.where(any_success, success.float().argmax(0),
-                        torch.full_like(any_success, len(eps_list) - 1, dtype=torch.long))
-    stacked = torch.stack(list(clipped))  # (n_eps, B, ...)
-    x_adv = stacked[first, torch.arange(x.shape[0], device=stacked.device)]
+    # ascending, each ε only on the points no smaller ε fooled (a point's result does not depend on the others, so
+    # this equals running every ε on every point and keeping the first success; failures keep the last ε's output)
+    x_adv = x.clone()
+    any_success = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+    first = torch.full((x.shape[0],), len(eps_list) - 1, dtype=torch.long, device=x.device)
+    for k, e in enumerate(eps_list):
+        idx = torch.nonzero(~any_success).flatten()
+        if idx.numel() == 0:
+            break
+        _, clipped, success = att(fmodel, x[idx], fb.criteria.Misclassification(y[idx]), epsilons=e)
+        success = torch.as_tensor(success, device=x.device)
+        keep = success if k < len(eps_list) - 1 else torch.ones_like(success)
+        x_adv[idx[keep]] = clipped[keep].to(x_adv.dtype)
+        first[idx[success]] = k
+        any_success[idx[success]] = True
     grid = torch.tensor(eps_list, device=x.device)
     eps_t = grid[first]
     if refine > 0 and any_success.any():

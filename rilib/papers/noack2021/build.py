@@ -139,8 +139,8 @@ class _Plan:
         for v in specs.values():
             for i, s in enumerate(v):
                 if self.cached(s):
-                    self.evaluation("robustness", s, eps, self.profile)
-                    if i == 0:
+                    # the masking check reuses the PGD run at ε of the robustness evaluation: listed after it
+                    if self.evaluation("robustness", s, eps, self.profile) and i == 0:
                         self.evaluation("masking", s, eps, self.profile)
                     if grads:
                         self.evaluation("gradient_norms", s, self.profile)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["MinModel", "path_attribution", "symmetric_net"]
+__all__ = ["MinModel", "path_attribution", "symmetric_net", "linear_equivalence"]
 
 
 class MinModel(nn.Module):
@@ -54,3 +54,26 @@ def symmetric_net(d: int = 6, hidden: int = 32, classes: int = 3, seed: int = 0)
         for p in h.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * 0.7)
     return _Symmetric(h).eval()
+
+
+def linear_equivalence(*, d: int = 20, classes: int = 4, n: int = 32, seed: int = 0) -> dict[str, float]:
+    """Sec 3.1 on a random linear classifier z = Wx + b (float64): for each x (n of them, in [0, 1]^d) and its
+    predicted class c, the cosine with w_c of SM (∇z_c), of SmoothGrad (σ = 0.1, 16 draws) and of IG's integral part
+    (IG / (x − x₀), black baseline x₀ = 0); the smallest over the points, per method. All are w_c up to scale by
+    linearity (expected 1 up to round-off)."""
+    from ... import attribution
+
+    g = torch.Generator().manual_seed(seed)
+    lin = nn.Linear(d, classes).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.randn(classes, d, generator=g, dtype=torch.float64))
+        lin.bias.copy_(torch.randn(classes, generator=g, dtype=torch.float64))
+    x = torch.rand(n, d, generator=g, dtype=torch.float64) * 0.9 + 0.05
+    with torch.no_grad():
+        c = lin(x).argmax(1)
+    w = lin.weight.detach()[c]
+    kw = dict(target=c, abs=False, channel_sum=False)
+    maps = {"sm": attribution.attribute(lin, x, method="saliency", **kw),
+            "sg": attribution.attribute(lin, x, method="smoothgrad", sigma=0.1, n=16, abs_each=False, **kw),
+            "ig": attribution.attribute(lin, x, method="integrated_gradients", baseline=0.0, n_steps=20, **kw) / x}
+    return {k: float(torch.nn.functional.cosine_similarity(v, w, dim=1).min()) for k, v in maps.items()}

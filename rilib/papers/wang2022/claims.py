@@ -17,7 +17,7 @@ from ...evaluation.intervals import Interval, t_interval, welch_interval
 
 __all__ = ["PAIRS", "pair_distances", "table1_row", "robust_gap", "table5_rows", "stage_gain",
            "relative_completeness_gap", "symmetry_gap", "smoothing_trend", "median_interval",
-           "randomisation_stats"]
+           "randomisation_stats", "gradient_misses", "theorem33_stats"]
 
 #: Table 1's rows: (name, X, Y)
 PAIRS = (("sm_bsm", "sm", "bsm"), ("ig_agi", "ig", "agi"), ("ig_big", "ig", "big"))
@@ -117,3 +117,36 @@ def randomisation_stats(spearman: np.ndarray) -> dict[str, Interval]:
         return {"last": last, "drop": first - last}
 
     return bootstrap(stat, [{"first": s[1], "last": s[-1]}])
+
+
+def gradient_misses(l2_gradient: np.ndarray, l2_boundary: np.ndarray, cos_sm_bsm: np.ndarray) -> dict[str, Interval]:
+    """Sec 3.2 per model: ``ratio`` = the median over points of (distance a line search along the gradient needs) /
+    (distance to the ensemble's boundary point) — above 1 when the gradient does not point at the nearest boundary
+    (+inf where the line search fails, which counts as a miss) —, and ``cos`` = the median cos(SM, BSM); points where
+    the ensemble found nothing are left out; percentile-bootstrap intervals over points (paired)."""
+    from ...evaluation.intervals import bootstrap
+
+    ok = np.isfinite(l2_boundary) & (l2_boundary > 0) & np.isfinite(cos_sm_bsm)
+    r = np.asarray(l2_gradient, dtype=float)[ok] / np.asarray(l2_boundary, dtype=float)[ok]
+    return bootstrap(lambda ms: {"ratio": float(np.median(ms[0]["r"])), "cos": float(np.median(ms[0]["c"]))},
+                     [{"r": r, "c": np.asarray(cos_sm_bsm, dtype=float)[ok]}])
+
+
+def theorem33_stats(sigmas, r: dict[str, np.ndarray], *, tol: float = 1e-9) -> dict[str, Any]:
+    """Theorem 3.3 from :func:`rilib.papers.wang2022.smoothing.theorem33`'s (n_sigma, N) arrays, over the points
+    whose boundary search succeeded at every σ: ``violations`` (pairs with ‖g(x) − g(x′)‖ > λ + tol),
+    ``lambda_monotone`` (1.0 when the theorem's λ — ``lam_fixed``: ‖w_i‖, ‖x‖ and r held constant — never increases
+    with σ at any point, else 0.0), ``spearman`` = Spearman(σ, the median ‖g(x) − g(x′)‖ over the points) with a
+    percentile-bootstrap interval over points."""
+    from ...evaluation.intervals import bootstrap
+    from ...evaluation.stats import spearman
+
+    ok = r["success"].astype(bool).all(0)
+    d, lam = r["distance"][:, ok], r["lam"][:, ok]
+    lam_fixed = r.get("lam_fixed", r["lam"])[:, ok]
+    sig = np.asarray(sigmas, dtype=float)
+    trend = bootstrap(lambda ms: spearman(sig, np.asarray([np.median(m["d"]) for m in ms])),
+                      [{"d": row} for row in d])
+    return {"violations": int((d > lam + tol).sum()),
+            "lambda_monotone": float(bool((np.diff(lam_fixed, axis=0) <= tol).all())), "spearman": trend,
+            "median_distance": np.median(d, axis=1), "median_lambda": np.median(lam, axis=1), "points": int(ok.sum())}

@@ -23,7 +23,7 @@ from ...attacks.boundary import boundary_search
 from . import cohort as _cohort
 
 __all__ = ["points", "search_config", "search", "attributions", "METHODS", "prepare", "smoothgrad", "randomisation",
-           "completeness"]
+           "completeness", "line_search"]
 
 #: the maps of Table 1 (and Table 8's BIGp)
 METHODS = ("sm", "bsm", "ig", "big", "bigp", "agi")
@@ -112,17 +112,27 @@ def attributions(name: str, profile: str, *, device=None) -> dict[str, np.ndarra
                              _key("attributions", name, profile, A, [x, y, xb, xp]), compute)
 
 
-def _model_job(name: str, profile: str) -> str:
-    attributions(name, profile)
-    return f"search + maps {name}"
+def _job(kind: str, name: str, profile: str) -> str:
+    if kind == "fig15":
+        randomisation(profile)
+    elif kind == "fig11":
+        smoothgrad(profile)
+    else:  # a model: its search, maps and completeness sums (and the standard model's line search)
+        attributions(name, profile)
+        completeness(name, profile)
+        if name == "standard":
+            line_search(name, profile)
+    return f"{kind} {name}"
 
 
 def prepare(profile: str) -> None:
-    """Train (or load) every model of the profile, then run the searches and attributions not cached yet, one worker
-    process per model."""
+    """Train (or load) every model of the profile, then run everything of part 1 not cached yet in worker processes:
+    Fig 15 and Fig 11 first (the longest single jobs), then per model its search, maps and completeness sums. Every
+    page of the chapter calls this first, so whichever page runs first fills both cores."""
     names = _cohort.names(profile)
     zoo.prefetch([_cohort.spec(n, profile) for n in names], progress=True)
-    parallel.map_jobs(_model_job, [(n, profile) for n in names], desc="Wang: boundary search and attributions")
+    jobs = [("fig15", "standard", profile), ("fig11", "standard", profile)] + [("model", n, profile) for n in names]
+    parallel.map_jobs(_job, jobs, desc="Wang: searches, attributions, Figs 11 and 15")
 
 
 def smoothgrad(profile: str, *, device=None) -> dict[str, np.ndarray]:
@@ -168,12 +178,14 @@ def randomisation(profile: str, *, device=None) -> dict[str, np.ndarray]:
 
 
 def completeness(name: str, profile: str, *, device=None) -> dict[str, np.ndarray]:
-    """Table 4's completeness, measured on the search's points (cached): per image ``delta_ig`` = z_c(x) − z_c(0),
-    ``delta_big`` = z_c(x) − z_c(x′), and the map sums ``ig_<n>``, ``big_<n>`` for n ∈ {20 (the paper's), 100}
-    points with the corrected trapezoid weights and ``big_captum_20`` with Captum's own (what the paper ran)."""
-    s = search(name, profile, device=device)
-    x, y, xb = (torch.from_numpy(s[k]) for k in ("x", "y", "x_boundary"))
-    steps = (20, 100)
+    """Table 4's completeness on the first ``completeness_points`` of the search's points (cached): per image
+    ``delta_ig`` = z_c(x) − z_c(0), ``delta_big`` = z_c(x) − z_c(x′), and the map sums ``ig_<n>``, ``big_<n>`` for
+    n = the chapter's ``ig_steps`` (the maps of :func:`attributions`, not recomputed) and 100 points, with the
+    corrected trapezoid weights, and ``big_captum_<ig_steps>`` with Captum's own (what the paper ran)."""
+    W = profiles.get(profile).wang
+    k, n0 = int(W.completeness_points), int(W.ig_steps)
+    s, A = search(name, profile, device=device), attributions(name, profile, device=device)
+    x, y, xb = (torch.from_numpy(s[v][:k]) for v in ("x", "y", "x_boundary"))
 
     def compute() -> dict[str, np.ndarray]:
         model = _model(name, profile, device)
@@ -181,15 +193,34 @@ def completeness(name: str, profile: str, *, device=None) -> dict[str, np.ndarra
         with torch.no_grad():
             z = lambda v: model(v.to(dev)).gather(1, y.to(dev)[:, None]).squeeze(1).cpu()  # noqa: E731
             out = {"delta_ig": (z(x) - z(torch.zeros_like(x))).numpy(), "delta_big": (z(x) - z(xb)).numpy()}
+        out[f"ig_{n0}"] = A["ig"][:k].reshape(len(x), -1).sum(1)
+        out[f"big_{n0}"] = A["big"][:k].reshape(len(x), -1).sum(1)
         kw = dict(target=y, abs=False, channel_sum=False)
-        for n in steps:
-            out[f"ig_{n}"] = attribution.attribute(model, x, method="integrated_gradients", baseline=0.0, n_steps=n,
-                                                   **kw).flatten(1).sum(1).numpy()
-            out[f"big_{n}"] = attribution.attribute(model, x, method="big", boundary=xb, n_steps=n,
-                                                    **kw).flatten(1).sum(1).numpy()
-        out["big_captum_20"] = attribution.attribute(model, x, method="big", boundary=xb, n_steps=20,
-                                                     captum_weights=True, **kw).flatten(1).sum(1).numpy()
+        out["ig_100"] = attribution.attribute(model, x, method="integrated_gradients", baseline=0.0, n_steps=100,
+                                              **kw).flatten(1).sum(1).numpy()
+        out["big_100"] = attribution.attribute(model, x, method="big", boundary=xb, n_steps=100,
+                                               **kw).flatten(1).sum(1).numpy()
+        out[f"big_captum_{n0}"] = attribution.attribute(model, x, method="big", boundary=xb, n_steps=n0,
+                                                        captum_weights=True, **kw).flatten(1).sum(1).numpy()
         return out
 
     return zoo.cached_arrays(f"wang-completeness-{name}",
-                             _key("completeness", name, profile, {"steps": list(steps)}, [x, y, xb]), compute)
+                             _key("completeness", name, profile, {"steps": [n0, 100], "points": k},
+                                  [x, y, xb, torch.from_numpy(A["ig"][:k]), torch.from_numpy(A["big"][:k])]),
+                             compute)
+
+
+def line_search(name: str, profile: str, *, device=None) -> dict[str, np.ndarray]:
+    """Sec 3.2 on the search's points (cached): ``l2`` per point, the distance a line search along the normalised
+    loss gradient needs to change the prediction (+inf where it fails; :func:`rilib.attacks.attack`'s
+    ``"gradient"``), beside the ensemble's distance of :func:`search`."""
+    from ... import attacks
+
+    s = search(name, profile, device=device)
+    x, y = torch.from_numpy(s["x"]), torch.from_numpy(s["y"])
+
+    def compute() -> dict[str, np.ndarray]:
+        r = attacks.attack(_model(name, profile, device), x, y, method="gradient", bounds=(0.0, 1.0), device=device)
+        return {"l2": np.where(r.success.cpu().numpy(), r.l2.cpu().numpy(), np.inf)}
+
+    return zoo.cached_arrays(f"wang-linesearch-{name}", _key("line_search", name, profile, {}, [x, y]), compute)

@@ -6,6 +6,10 @@ procedure (App. B.8): the boundary point x′ of the *smoothed* model by PGD on 
 ``draws`` noise images for every example, NumPy seed 2020 as the paper; L2 steps of 2ε/steps, projection onto the
 ε-ball and [0, 1]; an example stops once fewer than 10 % of its noisy copies keep the original label), then
 SmoothGrad (the mean of the logit gradients over the same noisy copies, signed, Wang et al. Def. 2.3) at x and x′.
+
+:class:`ErNet` is Theorem 3.3's smoothed one-layer network m_σ(x) = ReLU(Wx) under Gaussian noise, in closed form
+(y_i = Er(w_iᵀx; σ‖w_i‖), eq. 10), and :func:`theorem33` measures the theorem on it: the saliency maps at x and at
+the smoothed model's boundary point x′, their distance and the bound λ of eq. 19, over a grid of σ.
 """
 from __future__ import annotations
 
@@ -13,11 +17,11 @@ import math
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ...gradients import input_grad
 
-__all__ = ["er", "relu_mean_mc", "mc_check", "sg_vs_boundary_sg", "noise"]
+__all__ = ["er", "relu_mean_mc", "mc_check", "sg_vs_boundary_sg", "noise", "ErNet", "theorem33"]
 
 
 def er(u: Tensor, s: float | Tensor) -> Tensor:
@@ -102,3 +106,53 @@ def sg_vs_boundary_sg(model, x: Tensor, y: Tensor, *, sigma: float, draws: int, 
     dist = (_smoothgrad(model, x, y, eta) - _smoothgrad(model, xa, y, eta)).flatten(1).norm(dim=1)
     return {"distance": dist.cpu(), "success": (success & valid).cpu(), "valid": valid.cpu(),
             "delta": (xa - x).flatten(1).norm(dim=1).cpu()}
+
+
+class ErNet(nn.Module):
+    """Theorem 3.3's one-layer network ReLU(Wx) smoothed by Gaussian noise of standard deviation σ, in closed form:
+    class i's output E_ε ReLU(w_iᵀ(x + ε)) = Er(w_iᵀx; σ‖w_i‖) (App. A.2, eq. 10). Float64."""
+
+    def __init__(self, weight: Tensor, sigma: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.as_tensor(weight, dtype=torch.float64).clone(), requires_grad=False)
+        self.sigma = float(sigma)
+
+    def forward(self, x: Tensor) -> Tensor:
+        u = x.flatten(1).to(torch.float64) @ self.weight.T
+        return er(u, self.sigma * self.weight.norm(dim=1))
+
+
+def theorem33(weight: Tensor, x: Tensor, sigmas, *, ladder, pgd_steps: int = 50, bisect: int = 30,
+              bound: float = 20.0) -> dict[str, np.ndarray]:
+    """Theorem 3.3 / Corollary 3.4 measured on :class:`ErNet` for each σ of ``sigmas`` and each point of ``x``
+    (N, d): x′ = the smoothed model's boundary point from :func:`rilib.attacks.boundary.boundary_search` (PGD over
+    ``ladder`` + bisection onto the boundary, no random start), i = the class at x; ``distance`` ‖g(x) − g(x′)‖ of
+    the saliency maps of class i (eq. 15), ``lam`` = erf(‖w_i‖(‖x‖ + r)/(√2 s))·‖w_i‖ with s = σ‖w_i‖ and
+    r = ‖x − x′‖ (eq. 19), ``r``, ``success``; each (n_sigma, N); and ``lam_fixed``, eq. 19's λ as the theorem reads it
+    — a function of σ with ‖w_i‖, ‖x‖ and r held at their values at the first σ (App. A.2: "constants")."""
+    from ...attacks.boundary import boundary_search
+    from ...gradients import input_grad
+
+    x = torch.as_tensor(x, dtype=torch.float64)
+    W = torch.as_tensor(weight, dtype=torch.float64)
+    out = {k: [] for k in ("distance", "lam", "r", "success", "lam_fixed")}
+    w0 = r0 = None
+    for sigma in sigmas:
+        net = ErNet(W, sigma).eval()
+        with torch.no_grad():
+            c = net(x).argmax(1)
+        res = boundary_search(net, x, c, bounds=(-bound, bound), ladder=list(ladder), pgd_steps=pgd_steps,
+                              bisect=bisect, random_start=False)
+        xb = res.x_boundary.to(torch.float64)
+        g, gb = input_grad(net, x, c), input_grad(net, xb, c)
+        r = (x - xb).norm(dim=1)
+        w = W[c].norm(dim=1)
+        s = float(sigma) * w
+        out["distance"].append((g - gb).norm(dim=1))
+        out["lam"].append(torch.erf(w * (x.norm(dim=1) + r) / (math.sqrt(2) * s)) * w)
+        out["r"].append(r)
+        out["success"].append(res.success)
+        if w0 is None:
+            w0, r0 = w, r
+        out["lam_fixed"].append(torch.erf(w0 * (x.norm(dim=1) + r0) / (math.sqrt(2) * float(sigma) * w0)) * w0)
+    return {k: torch.stack(v).numpy() for k, v in out.items()}

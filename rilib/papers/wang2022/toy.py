@@ -14,13 +14,14 @@ Regions are enumerated from the activation patterns of a grid of sample points: 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 __all__ = ["toy_net", "preactivations", "region_labels", "Segment", "boundary_segments", "nearest_boundary",
-           "region_line", "explain", "sm_bsm_cosines"]
+           "region_line", "explain", "sm_bsm_cosines", "prop32_check"]
 
 
 def toy_net(hidden: tuple[int, ...] = (10, 10), *, seed: int = 0, centre: tuple[float, float] = (0.0, 0.0)) -> nn.Sequential:
@@ -181,3 +182,27 @@ def sm_bsm_cosines(net: nn.Sequential, xs: Tensor, segments: list[Segment]) -> T
     sm = attribution.attribute(net, xs, method="saliency", **kw)
     bsm = attribution.attribute(net, xs, method="bsm", boundary=xb, **kw)
     return torch.nn.functional.cosine_similarity(sm, bsm, dim=1)
+
+
+def prop32_check(net: nn.Sequential, xs: Tensor, segments: list[Segment], *, samples: int = 2000,
+                 seed: int = 0) -> dict[str, Tensor]:
+    """Proposition 3.2 at the points ``xs`` (B, 2), each for its predicted class c, with g = ∇z_c and δ = r =
+    ‖x − x′‖ (x′ the exact nearest boundary point): ``lhs`` = ‖n − g(x)‖ with n = g(x′) (the nearest segment's
+    normal), ``rhs`` = λ̂·r with λ̂ the largest ‖g(x″) − g(x)‖ / ‖x″ − x‖ over ``samples`` points x″ drawn uniformly
+    from the ball B(x, δ) (seeded; x′ itself is not among them, so λ̂ estimates Definition 3.1's λ from below)."""
+    from ...gradients import input_grad
+
+    g0 = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        c = net(xs).argmax(1)
+    lhs, rhs = [], []
+    for x, ci in zip(xs, c):
+        xb, r, _ = nearest_boundary(x, segments)
+        ang = torch.rand(samples, generator=g0, dtype=x.dtype) * 2 * math.pi
+        rad = r * torch.rand(samples, generator=g0, dtype=x.dtype).sqrt()
+        pts = x + rad[:, None] * torch.stack([ang.cos(), ang.sin()], 1)
+        g = input_grad(net, torch.cat([x[None], xb[None], pts]), int(ci))
+        ratio = (g[2:] - g[0]).norm(dim=1) / (pts - x).norm(dim=1).clamp_min(1e-12)
+        lhs.append((g[1] - g[0]).norm())
+        rhs.append(ratio.max() * r)
+    return {"lhs": torch.stack(lhs), "rhs": torch.stack(rhs)}
