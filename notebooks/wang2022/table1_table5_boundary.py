@@ -152,6 +152,12 @@ plotting.save(fig, "wang2022_table1")
 plt.show()
 
 # %% [markdown]
+# Read the two rows together. A raw ℓ2 distance mixes direction and scale: robust models' gradients are smaller
+# overall, so their raw distances shrink even where the maps point no closer to their boundary variants. The cosine
+# distance keeps only the direction; note also that a robust model's boundary point x′ lies about twice as far from x
+# as a standard model's (Table 5), so BSM is taken farther away.
+
+# %% [markdown]
 # ### Sec 3.2 — does the gradient point at the nearest boundary?
 # On the standard model: the distance a line search along the normalised loss gradient needs to change the
 # prediction, divided by the distance to the ensemble's boundary point (median over points; above 1 when the

@@ -153,14 +153,11 @@ _ = rec("linear_min_cos", min(lin.values()), fmt="{:.12f}")
 # and whether the distance itself falls with σ.
 
 # %% tags=["hide-input"]
-gen = torch.Generator().manual_seed(0)
-w33 = torch.randn(3, 10, generator=gen, dtype=torch.float64) / 10 ** 0.5
-x33 = torch.randn(int(W.thm33_points), 10, generator=gen, dtype=torch.float64)
-r33 = smoothing.theorem33(w33, x33, W.thm33_sigmas, ladder=[0.25, 0.5, 1.0, 2.0, 4.0, 8.0])
-t33 = claims.theorem33_stats(W.thm33_sigmas, r33)
+r33 = jobs.theorem33(profile)
+t33 = claims.theorem33_stats(r33["sigmas"], r33)
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
-ax.plot(W.thm33_sigmas, t33["median_distance"], "o-", label="median ‖g(x) − g(x′)‖")
-ax.plot(W.thm33_sigmas, t33["median_lambda"], "s--", label="median λ (eq. 19)")
+ax.plot(r33["sigmas"], t33["median_distance"], "o-", label="median ‖g(x) − g(x′)‖")
+ax.plot(r33["sigmas"], t33["median_lambda"], "s--", label="median λ (eq. 19)")
 ax.set_xscale("log")
 ax.set_xlabel("σ")
 ax.legend(frameon=False, fontsize=8)
