@@ -92,6 +92,11 @@ plt.show()
 
 # %% [markdown]
 # ## The gradient-masking check (seed-0 nets)
+# A net passes when its PGD accuracy never rises with ε, is at most 5 % at the largest ε, and FMN's minimal-norm
+# perturbations leave at most 5 points less accuracy at the table's ε than PGD. Read a failure by its column: a net
+# that fails only "≈ 0 at the largest ε" while FMN is weaker than PGD (PGD − FMN below 0) keeps some points even at a
+# large ε; that is not the signature of masked gradients (PGD outdone by a minimal-norm attack, or accuracy rising
+# with ε), which the other two columns test.
 
 # %% tags=["hide-input"]
 rows, checks = build.masking_table(t2["specs"], t2["eps"], profile)
