@@ -132,6 +132,13 @@ rec("er_max_z", zmax, fmt="{:.2f}")
 _ = rec("er_tail_abs_error", tail, fmt="{:.1e}")
 
 # %% [markdown]
+# How AGI could break symmetry: its path is a sequence of signed gradient steps, not a straight line. But at an input
+# whose features 0 and 1 are equal, a network symmetric in them has equal partial derivatives in both, so every
+# signed step moves both features alike and the path never leaves the symmetric plane; only an asymmetric choice of
+# subgradient at a tie (or round-off) could split them. A gap of 0 above therefore says that AGI's path *need not*
+# break symmetry where the paper's table marks it ✗; App. C's staircases are paths AGI itself does not take here.
+
+# %% [markdown]
 # ## Sec 3.1 — on a linear classifier every gradient method returns the boundary normal
 # A random linear classifier (float64): the smallest cosine with the predicted class's weight row w_c, over 32
 # inputs, of the saliency map, SmoothGrad (signed) and IG's integral part IG / (x − x₀). Linearity makes all three
