@@ -219,7 +219,7 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         # Fig 15: cascading randomisation of the standard model, boundary searched again per stage (PGD ladder +
         # bisection); a stage after every `rand_every` parameter tensors, top first
         "rand_points": {"ci": 4, "default": 30, "paper": 100},
-        "rand_every": {"ci": 4, "default": 1, "paper": 1},
+        "rand_every": {"ci": 1, "default": 1, "paper": 1},
     },
     # Etmann et al. 2019 poster, "a simple toy example": linear and affine binary classifiers.
     "etmann_toy": {
