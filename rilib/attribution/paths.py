@@ -23,11 +23,19 @@ example) and takes absolute values or channel sums only when asked.
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
 from ..gradients import input_grad
 from .registry import register
+
+# Captum's Integrated Gradients imports tqdm.auto, which, in a notebook kernel without ipywidgets, writes an
+# "IProgress not found" warning into the page; imported here once, quietly, the later import finds it loaded.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import tqdm.auto  # noqa: F401
 
 __all__ = ["agi_targets"]
 
