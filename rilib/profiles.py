@@ -221,6 +221,20 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         "rand_points": {"ci": 4, "default": 30, "paper": 100},
         "rand_every": {"ci": 1, "default": 1, "paper": 1},
     },
+    # Wang et al. 2022, part 2: the boxed canvas (rilib.data.canvas), the stand-in for ImageNette with boxes. Sources:
+    # Fashion-MNIST's training images for the training canvases, its test images for the evaluation canvases.
+    "wang_canvas": {
+        "source": {"ci": "fashion-mnist", "default": "fashion-mnist", "paper": "fashion-mnist"},
+        "size": {"ci": 56, "default": 56, "paper": 56},
+        "scale": {"ci": [0.8, 1.3], "default": [0.8, 1.3], "paper": [0.8, 1.3]},
+        "two_object_size": {"ci": 64, "default": 64, "paper": 64},
+        "two_object_scale": {"ci": [0.8, 1.1], "default": [0.8, 1.1], "paper": [0.8, 1.1]},
+        "invert_share": {"ci": 0.5, "default": 0.5, "paper": 0.5},
+        "clutter": {"ci": 6, "default": 6, "paper": 6},
+        "noise": {"ci": 0.05, "default": 0.05, "paper": 0.05},
+        "seed": {"ci": 0, "default": 0, "paper": 0},
+        "n_show": {"ci": 8, "default": 16, "paper": 16},
+    },
     # Etmann et al. 2019 poster, "a simple toy example": linear and affine binary classifiers.
     "etmann_toy": {
         "dim": {"ci": 16, "default": 784, "paper": 784},
