@@ -73,3 +73,6 @@ share = area / float(C.size) ** 2
 print(f"box area: {float(share.min()):.0%} – {float(share.max()):.0%} of the canvas (the paper keeps boxes under 80 %); "
       f"inverted: {int(one['inverted'].sum())} of {len(share)}")
 _ = rec("canvas_box_share_max", float(share.max()), fmt="{:.2f}")
+
+# %% tags=["remove-input"]
+rec.show_claims()
