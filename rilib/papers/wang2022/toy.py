@@ -99,20 +99,19 @@ def boundary_segments(net: nn.Sequential, samples: Tensor, c: int = 0, *, tol: f
     """The decision-boundary segment of every region hit by ``samples`` (B, 2) for class ``c`` against the other."""
     labels = region_labels(net, samples)
     segs = []
-    margin = lambda w: (net(w)[:, c] - net(w)[:, 1 - c])[:, None]  # noqa: E731
     for r in range(int(labels.max()) + 1):
         v = samples[labels == r][0]
-        A, b = _affine_at(margin, v)
-        a, b = A[0], float(b[0])
+        a, b = region_line(net, v, c)
         if float(a.norm()) < tol:
             continue
         start = -b * a / (a @ a)  # the foot of the origin on the line a·u + b = 0
         direction = torch.stack([-a[1], a[0]]) / a.norm()
         alpha = beta = torch.zeros(0, dtype=v.dtype)
-        if preactivations(net, v[None]).shape[1]:
+        with torch.no_grad():
+            pre = preactivations(net, v[None])[0]
+        if pre.numel():
             G, cc = _affine_at(lambda w: preactivations(net, w), v)
-            with torch.no_grad():
-                s = torch.where(preactivations(net, v[None])[0] >= 0, 1.0, -1.0).to(v.dtype)
+            s = torch.where(pre >= 0, 1.0, -1.0).to(v.dtype)
             alpha = s * (G @ direction)  # s·(G(start + t·dir) + c) ≥ 0  ⇔  alpha·t ≥ −beta
             beta = s * (G @ start + cc)
         lo, hi = -float("inf"), float("inf")
