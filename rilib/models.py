@@ -16,7 +16,7 @@ from torch import nn
 
 __all__ = [
     "ARCHITECTURES", "build", "EtmannSmallNet", "KimCNN", "KimCIFARCNN", "ToyMLP", "NoackMNISTCNN",
-    "NoackCIFARCNN", "SmallResNet", "resnet50", "Shifted", "Normalize", "layer_table",
+    "NoackCIFARCNN", "SmallResNet", "CanvasCNN", "resnet50", "Shifted", "Normalize", "layer_table",
 ]
 
 
@@ -255,6 +255,27 @@ def resnet50(num_classes: int = 1000, **kwargs: Any) -> nn.Module:
     return ImageNetResNet50(num_classes=num_classes, **kwargs)
 
 
+class CanvasCNN(nn.Module):
+    """The boxed canvas's classifier (Wang et al. 2022, part 2: the stand-in for their ResNet-50): four 3×3
+    convolutions of ``width``, 2``width``, 4``width``, 4``width`` channels, each followed by BatchNorm and a ReLU, the
+    first three by a 2×2 max-pool, then global average pooling and one linear layer — like ResNet-50, the logits read a spatial average
+    of the last feature map. Every ReLU is its own, not in-place module (Captum's DeepLIFT needs that)."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 16):
+        super().__init__()
+        w = [width, 2 * width, 4 * width, 4 * width]
+        layers: list[nn.Module] = []
+        for i, (cin, cout) in enumerate(zip([in_channels] + w[:-1], w)):
+            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+            if i < 3:
+                layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(w[3], num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "toy_mlp": ToyMLP,
     "etmann_smallnet": EtmannSmallNet,
@@ -264,6 +285,7 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "noack_cifar_cnn": NoackCIFARCNN,
     "small_resnet": SmallResNet,
     "resnet50": resnet50,
+    "canvas_cnn": CanvasCNN,
 }
 
 

@@ -242,6 +242,8 @@ def _data_sources(dataset: str, data_kwargs: dict[str, Any]) -> list[Path]:
         return [Path(data_kwargs["root"]).expanduser()]
     root = _data.data_root()
     name = dataset.strip().lower().replace("_", "-")
+    if name == "canvas":  # generated from another dataset's files
+        return _data_sources(data_kwargs.get("source", "fashion-mnist"), {"root": data_kwargs.get("root")})
     return {
         "mnist": [root / "mnist"],
         "fashion-mnist": [root / "fashion-mnist", Path(_data.DEBIAN_FASHION_MNIST)],

@@ -42,6 +42,7 @@ from .idx import (
     load_mnist,
     read_idx,
 )
+from .canvas import load_canvas
 from .synthetic import GAUSSIAN_TOY_COV, GAUSSIAN_TOY_MEANS, make_gaussian_toy
 
 # Private names of the former single-module ``rilib.data`` that other rilib modules read (e.g. rilib.zoo's list of
@@ -66,6 +67,7 @@ __all__ = [
     "MNIST_FILES",
     "data_root",
     "load",
+    "load_canvas",
     "load_cifar10",
     "load_fashion_mnist",
     "load_image_folder",
@@ -75,7 +77,7 @@ __all__ = [
 ]
 
 #: Valid names for :func:`load`.
-DATASET_NAMES: tuple[str, ...] = ("mnist", "fashion-mnist", "cifar10", "imagefolder", "gaussian-toy")
+DATASET_NAMES: tuple[str, ...] = ("mnist", "fashion-mnist", "cifar10", "imagefolder", "gaussian-toy", "canvas")
 
 _LOADERS: dict[str, Callable[..., Dataset]] = {
     "mnist": load_mnist,
@@ -83,6 +85,7 @@ _LOADERS: dict[str, Callable[..., Dataset]] = {
     "cifar10": load_cifar10,
     "imagefolder": load_image_folder,
     "gaussian-toy": make_gaussian_toy,
+    "canvas": load_canvas,
 }
 
 
@@ -93,7 +96,8 @@ def load(name: str, **kwargs: Any) -> Dataset:
     ----------
     name : str
         One of ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, ``"imagefolder"``,
-        ``"gaussian-toy"`` (case-insensitive; ``_`` may stand for ``-``).
+        ``"gaussian-toy"``, ``"canvas"`` (the boxed canvas, :func:`~rilib.data.canvas.load_canvas`)
+        (case-insensitive; ``_`` may stand for ``-``).
     **kwargs
         Passed to the loader (``load("imagefolder", path=...)``).
 

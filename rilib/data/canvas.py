@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["make_canvas", "box_of"]
+__all__ = ["make_canvas", "box_of", "load_canvas"]
 
 
 def box_of(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -100,3 +100,30 @@ def make_canvas(images: torch.Tensor, labels: torch.Tensor, *, n: int, size: int
     return {"x": torch.from_numpy(x)[:, None], "y": torch.from_numpy(obj_labels[:, 0].copy()),
             "boxes": torch.from_numpy(boxes), "labels": torch.from_numpy(obj_labels),
             "inverted": torch.from_numpy(inverted), "source": torch.from_numpy(sources)}
+
+
+def load_canvas(*, source: str = "fashion-mnist", count_train: int = 10000, count_test: int = 2000, size: int = 56,
+                scale: tuple[float, float] | list[float] = (0.8, 1.3), invert_share: float = 0.5, clutter: int = 6,
+                noise: float = 0.05, seed: int = 0, root=None):
+    """The boxed canvas as a :class:`~rilib.data.Dataset` (``rilib.data.load("canvas", ...)``, what the zoo trains on).
+
+    Training canvases are made from the ``source`` dataset's training images (generator seed ``seed``), test canvases
+    from its test images (seed ``seed + 1``), so no test garment is seen in training. ``meta`` holds the test split's
+    boxes (``"boxes_test"``, (N, 1, 4)) and polarity (``"inverted_test"``); the options are the ones of
+    :func:`make_canvas`. ``root`` is passed to the source's loader.
+    """
+    from . import load  # the package's loader table (imported here: the package imports this module's names)
+    from .container import Dataset
+
+    src = load(source, **({"root": root} if root is not None else {}))
+    opts = dict(size=int(size), scale=(float(scale[0]), float(scale[1])), invert_share=float(invert_share),
+                clutter=int(clutter), noise=float(noise))
+    train = make_canvas(src.x_train, src.y_train, n=int(count_train), seed=int(seed), **opts)
+    test = make_canvas(src.x_test, src.y_test, n=int(count_test), seed=int(seed) + 1, **opts)
+    return Dataset(
+        name="canvas", x_train=train["x"], y_train=train["y"], x_test=test["x"], y_test=test["y"],
+        classes=src.classes, bounds=(0.0, 1.0), source=f"generated from {src.source}",
+        description=(f"boxed canvas: {count_train} / {count_test} {size}×{size} canvases, one {source} object each "
+                     f"(scale {opts['scale'][0]:g}–{opts['scale'][1]:g}, {clutter} clutter fragments, noise {noise:g}, "
+                     f"{invert_share:.0%} inverted)"),
+        meta={"variant": f"canvas-{source}", "boxes_test": test["boxes"], "inverted_test": test["inverted"]})

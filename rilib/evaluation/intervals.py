@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Interval", "bootstrap", "percentile_interval", "t_interval", "welch_interval", "normal_interval",
+__all__ = ["Interval", "bootstrap", "bootstrap_independent",
+           "percentile_interval", "t_interval", "welch_interval", "normal_interval",
            "ratio_interval", "proportion_interval"]
 
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -101,6 +102,33 @@ def bootstrap(statistic: Callable[[Sequence[Mapping[str, np.ndarray]]], Any],
     for b in range(n_boot):
         idx = rng.integers(0, n_points, n_points)
         r = statistic([{k: v[idx] for k, v in m.items()} for m in per_model])
+        r = {"_": r} if single else r
+        for k in est:
+            reps[k][b] = r[k]
+    out = {k: percentile_interval(e, reps[k], level=level) for k, e in est.items()}
+    return out["_"] if single else out
+
+
+def bootstrap_independent(statistic: Callable[[Sequence[Mapping[str, np.ndarray]]], Any],
+                          samples: Sequence[Mapping[str, np.ndarray]], *, n_boot: int = 1000, level: float = 0.95,
+                          seed: int = 0) -> Any:
+    """Percentile bootstrap of a statistic of several *independent* samples (e.g. two models, each measured on its
+    own evaluation points): each replicate resamples every sample's points with replacement on its own (within a
+    sample, paired across its arrays), then calls ``statistic`` on the list. Otherwise as :func:`bootstrap`."""
+    sizes = []
+    for m in samples:
+        n = {len(v) for v in m.values()}
+        if len(n) != 1:
+            raise ValueError(f"the arrays of one sample must have the same length (its points), got lengths {n}")
+        sizes.append(n.pop())
+    est = statistic(samples)
+    single = not isinstance(est, Mapping)
+    est = {"_": est} if single else dict(est)
+    rng = np.random.default_rng(seed)
+    reps = {k: np.empty(n_boot) for k in est}
+    for b in range(n_boot):
+        draw = [rng.integers(0, n, n) for n in sizes]
+        r = statistic([{k: v[idx] for k, v in m.items()} for m, idx in zip(samples, draw)])
         r = {"_": r} if single else r
         for k in est:
             reps[k][b] = r[k]
