@@ -23,7 +23,7 @@ from ... import attribution, cache, parallel, profiles, zoo
 from ...attacks.boundary import boundary_search
 from . import cohort as _cohort
 
-__all__ = ["points", "search_config", "search", "attributions", "METHODS", "prepare", "smoothgrad", "randomisation",
+__all__ = ["points", "search_config", "search_settings", "search", "attributions", "METHODS", "prepare", "smoothgrad", "randomisation",
            "completeness", "line_search", "theorem33"]
 
 #: the maps of Table 1 (and Table 8's BIGp)
@@ -64,7 +64,14 @@ def points(name: str, profile: str) -> tuple[torch.Tensor, torch.Tensor]:
 def search_config(name: str, profile: str) -> dict[str, Any]:
     """The boundary search's settings for ``name``: the robust column for adversarially trained nets (Table 7)."""
     W = profiles.get(profile).wang
-    ladder = [float(e) for e in (W.ladder_robust if _cohort.is_robust(name) else W.ladder_standard)]
+    return search_settings(W.ladder_robust if _cohort.is_robust(name) else W.ladder_standard, profile)
+
+
+def search_settings(ladder, profile: str) -> dict[str, Any]:
+    """The boundary search of App. B.2 over the PGD ``ladder``: PGD steps, CW and APGD (their radius the top rung)
+    and the bisection from the profile's ``wang`` section (parts 1 and 2 alike)."""
+    W = profiles.get(profile).wang
+    ladder = [float(e) for e in ladder]
     top = max(ladder)
     return {"ladder": ladder, "pgd_steps": int(W.pgd_steps),
             "cw": {"eps": top, "steps": int(W.cw_steps), "stepsize": float(W.cw_stepsize),

@@ -23,6 +23,7 @@ import torch
 from ... import attribution, cache, parallel, profiles, zoo
 from ...attacks.boundary import boundary_search
 from ...data.canvas import make_canvas
+from .jobs import search_settings
 
 __all__ = ["MODELS", "METHODS", "LABELS", "data_kwargs", "spec", "points", "search_config", "maps", "two_objects",
            "remove_object", "prepare", "label"]
@@ -78,33 +79,42 @@ def _model(name: str, profile: str, device=None):
     return zoo.get(spec(name, profile), device=device, progress=False).model.eval()
 
 
+def _point_indices(name: str, profile: str) -> np.ndarray:
+    """The test-canvas indices of :func:`points` (cached under the model's key: a warm page does not re-predict)."""
+    C = _section(profile)
+    sp = spec(name, profile)
+    ds = zoo.load_data(sp)
+
+    def compute() -> dict[str, np.ndarray]:
+        model = _model(name, profile, device="cpu")
+        with torch.no_grad():
+            pred = torch.cat([model(b).argmax(1) for b in ds.x_test.split(500)])
+        boxes = ds.meta["boxes_test"][:, 0]
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        ok = (pred == ds.y_test) & (area < 0.8 * ds.x_test.shape[-1] * ds.x_test.shape[-2])
+        return {"idx": torch.nonzero(ok).flatten()[: int(C.n_points)].numpy()}
+
+    key = cache.key("wang-canvas-points", spec={"n_points": int(C.n_points), "max_box_share": 0.8},
+                    code=[f"{__name__}:_point_indices"], model=sp.key)
+    return zoo.cached_arrays(f"wang-canvas-points-{name}", key, compute)["idx"]
+
+
 @functools.lru_cache(maxsize=8)
 def points(name: str, profile: str) -> dict[str, torch.Tensor]:
     """``{"x", "y", "boxes" (N, 4), "inverted" (N,)}``: the model's first ``n_points`` correctly classified test
-    canvases with a box under 80 % of the canvas (memoised per process; do not modify the tensors)."""
-    C = _section(profile)
+    canvases with a box under 80 % of the canvas (the paper's rule; memoised per process; do not modify the
+    tensors)."""
     ds = zoo.load_data(spec(name, profile))
-    model = _model(name, profile, device="cpu")
-    with torch.no_grad():
-        pred = torch.cat([model(b).argmax(1) for b in ds.x_test.split(500)])
-    boxes = ds.meta["boxes_test"][:, 0]
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    ok = (pred == ds.y_test) & (area < 0.8 * ds.x_test.shape[-1] * ds.x_test.shape[-2])
-    idx = torch.nonzero(ok).flatten()[: int(C.n_points)]
-    return {"x": ds.x_test[idx], "y": ds.y_test[idx], "boxes": boxes[idx], "inverted": ds.meta["inverted_test"][idx]}
+    idx = torch.from_numpy(_point_indices(name, profile))
+    return {"x": ds.x_test[idx], "y": ds.y_test[idx], "boxes": ds.meta["boxes_test"][idx, 0],
+            "inverted": ds.meta["inverted_test"][idx]}
 
 
 def search_config(name: str, profile: str) -> dict[str, Any]:
-    """The boundary search's settings (App. B.2): the part-1 pipeline (section ``wang``: PGD steps, CW, APGD,
-    bisection) with the canvas ladders of ``wang_canvas`` (the robust ladder for the robust model)."""
-    W, C = profiles.get(profile).wang, _section(profile)
-    ladder = [float(e) for e in (C.ladder_robust if name == "robust" else C.ladder_standard)]
-    top = max(ladder)
-    return {"ladder": ladder, "pgd_steps": int(W.pgd_steps),
-            "cw": {"eps": top, "steps": int(W.cw_steps), "stepsize": float(W.cw_stepsize),
-                   "binary_search_steps": int(W.cw_binary_steps)},
-            "apgd": {"eps": top, "steps": int(W.apgd_steps), "losses": ["ce", "dlr"]},
-            "bisect": int(W.bisect)}
+    """The boundary search's settings (App. B.2): part 1's pipeline (:func:`rilib.papers.wang2022.jobs.search_settings`)
+    over the canvas ladder of ``wang_canvas`` (the robust ladder for the robust model)."""
+    C = _section(profile)
+    return search_settings(C.ladder_robust if name == "robust" else C.ladder_standard, profile)
 
 
 def _settings(profile: str) -> dict[str, Any]:

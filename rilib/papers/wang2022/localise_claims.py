@@ -254,16 +254,24 @@ def box_share(maps: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return out
 
 
+def _predicted_as_one(t: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Per canvas: is the prediction the class of one of *its own* objects."""
+    return np.any(np.asarray(t["labels"]) == np.asarray(t["pred"])[:, None], axis=1)
+
+
 def counterfactual_stats(t: Mapping[str, np.ndarray], *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Fig 12 on the two-object canvases the model assigns to one of their objects' classes: remove (fill with
     background) the object holding more of BIG's positive mass, or the other one; ``gap`` = rate of prediction
     changes after removing BIG's object − after removing the other (paired bootstrap); the two rates and N."""
     share = box_share(t["big"], t["boxes"])
-    keep = np.isin(t["pred"], t["labels"]) & np.all(np.isfinite(share), axis=1) & t["success"].astype(bool)
+    keep = _predicted_as_one(t) & np.all(np.isfinite(share), axis=1) & t["success"].astype(bool)
     top = np.argmax(share, axis=1)
     changed = t["pred_without"] != t["pred"][:, None]
     rows = np.arange(len(top))
     per = {"big": changed[rows, top][keep].astype(float), "other": changed[rows, 1 - top][keep].astype(float)}
+    if not keep.any():
+        nan = float("nan")
+        return {"gap": Interval(nan, nan, nan, 0.95), "rate_big": nan, "rate_other": nan, "n": 0}
     gap = bootstrap(lambda p: float(p[0]["big"].mean() - p[0]["other"].mean()), [per], n_boot=n_boot, seed=seed)
     return {"gap": gap, "rate_big": float(per["big"].mean()), "rate_other": float(per["other"].mean()),
             "n": int(keep.sum())}
@@ -276,7 +284,7 @@ def multiobject_stats(t: Mapping[str, np.ndarray]) -> dict[str, Any]:
     from ...evaluation.intervals import proportion_interval
 
     share = box_share(t["big"], t["boxes"])
-    keep = np.isin(t["pred"], t["labels"]) & np.all(np.isfinite(share), axis=1) & t["success"].astype(bool)
+    keep = _predicted_as_one(t) & np.all(np.isfinite(share), axis=1) & t["success"].astype(bool)
     pred_obj = np.argmax(t["labels"] == t["pred"][:, None], axis=1)
     rows = np.arange(len(pred_obj))
     mine, other = share[rows, pred_obj][keep], share[rows, 1 - pred_obj][keep]
