@@ -84,7 +84,7 @@ for n in localise.MODELS:
 display(pd.DataFrame(rows).pivot(index="method", columns="model"))
 boxes = M["standard"]["boxes"]
 share = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) / float(M["standard"]["x"].shape[-1] ** 2)
-print(f"the boxes cover {np.median(share):.0%} of the canvas (median; {share.min():.0%} – {share.max():.0%}): "
+print(f"the boxes cover {np.median(share):.0%} of the canvas (median; {share.min():.0%} – {share.max():.0%}):\n"
       f"a threshold keeping about that share of the pixels, q ≈ {100 * (1 - np.median(share)):.0f}, fits the box")
 
 # %% tags=["hide-input"]

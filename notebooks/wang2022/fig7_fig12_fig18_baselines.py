@@ -111,11 +111,12 @@ plt.show()
 # %% tags=["hide-input"]
 F12 = lc.counterfactual_stats(T, n_boot=B)
 F18 = lc.multiobject_stats(T)
-print(f"{F12['n']} of {len(T['pred'])} canvases predicted as one of their garments' classes (and a boundary found)")
-print(f"Fig 12: prediction changes after removing BIG's garment {F12['rate_big']:.0%}, the other one "
-      f"{F12['rate_other']:.0%}")
-print(f"Fig 18: the predicted garment holds more of BIG's positive mass on {F18['wins']:.2f} of them "
-      f"(mean share {F18['share_pred']:.0%} vs {F18['share_other']:.0%})")
+print(f"{F12['n']} of {len(T['pred'])} canvases predicted as one of their own garments' classes\n"
+      "(and a boundary found); on those:")
+print(f"Fig 12: the prediction changes after removing BIG's garment on {F12['rate_big']:.0%},\n"
+      f"        after removing the other one on {F12['rate_other']:.0%}")
+print(f"Fig 18: the predicted garment holds more of BIG's positive mass\n"
+      f"        on {F18['wins']:.2f} of them (mean share {F18['share_pred']:.0%} vs {F18['share_other']:.0%})")
 rec("fig12_gap", F12["gap"], fmt="{:.3f}")
 rec("fig12_n", F12["n"])
 _ = rec("fig18_wins", F18["wins"], fmt="{:.2f}")

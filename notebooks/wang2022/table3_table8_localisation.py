@@ -59,8 +59,8 @@ S = {n: lc.scores(M[n], M[n]["boxes"], ALL) for n in localise.MODELS}
 T3 = {n: {m: S[n][m] for m in localise.METHODS} for n in localise.MODELS}
 for n in localise.MODELS:
     e = zoo.get(localise.spec(n, profile), progress=False)
-    print(f"{localise.label(n, profile)}: test accuracy {e.test_acc:.1%}; "
-          f"{len(M[n]['y'])} evaluation canvases; boundary found for {M[n]['success'].mean():.0%}, "
+    print(f"{localise.label(n, profile)}: test accuracy {e.test_acc:.1%}; {len(M[n]['y'])} evaluation canvases;\n"
+          f"  boundary found for {M[n]['success'].mean():.0%}, "
           f"median distance {np.median(M[n]['l2'][M[n]['success'].astype(bool)]):.2f}")
 
 # %% [markdown]
@@ -84,8 +84,9 @@ for n in localise.MODELS:
     for k in lc.METRICS:
         rows.append({"model": localise.label(n, profile), "metric": k, "source": "ours",
                      **{localise.LABELS[m]: round(mu[m][k], 3) for m in localise.METHODS}})
-        rows.append({"model": localise.label(n, profile) if n == "standard" else "ℓ2|3.0 (paper)", "metric": k,
-                     "source": "paper", **dict(zip((localise.LABELS[m] for m in localise.METHODS), PAPER3[n][k]))})
+        rows.append({"model": localise.label(n, profile), "metric": k,
+                     "source": "paper" if n == "standard" else "paper (ℓ2|3.0)",
+                     **dict(zip((localise.LABELS[m] for m in localise.METHODS), PAPER3[n][k]))})
 t3 = pd.DataFrame(rows).set_index(["model", "metric", "source"])
 display(t3.style.format("{:.3g}").highlight_max(axis=1, props="font-weight: bold"))
 
