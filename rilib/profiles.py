@@ -224,6 +224,16 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
     # Wang et al. 2022, part 2: the boxed canvas (rilib.data.canvas), the stand-in for ImageNette with boxes. Sources:
     # Fashion-MNIST's training images for the training canvases, its test images for the evaluation canvases.
     "wang_canvas": {
+        # the localisation study's data: the boxed canvas (ci, default); the paper profile: the user's ImageNette
+        # (image folders), ImageNet's box XML files for its validation images, the standard and ℓ2|3.0 ResNet-50
+        # weights (torchvision state-dicts) and ImageNet's class index (imagenet_class_index.json: {"0":
+        # ["n01440764", "tench"], ...}), all under the data folder (data/README.md)
+        "dataset": {"ci": "canvas", "default": "canvas", "paper": "imagefolder"},
+        "folder": {"ci": None, "default": None, "paper": {"path": "imagenette", "size": 224}},
+        "boxes_folder": {"ci": None, "default": None, "paper": "imagenette-boxes"},
+        "weights": {"ci": None, "default": None,
+                    "paper": {"standard": "weights/resnet50.pth", "robust": "weights/resnet50_l2_eps3.pth"}},
+        "class_index": {"ci": None, "default": None, "paper": "imagenet_class_index.json"},
         "source": {"ci": "fashion-mnist", "default": "fashion-mnist", "paper": "fashion-mnist"},
         "size": {"ci": 56, "default": 56, "paper": 56},
         "scale": {"ci": [0.8, 1.3], "default": [0.8, 1.3], "paper": [0.8, 1.3]},
@@ -252,8 +262,10 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         # evaluation set per model: its first correctly classified test canvases (box < 80 % of the canvas)
         "n_points": {"ci": 8, "default": 100, "paper": 1000},
         # boundary search ladders (the rest of the search as part 1, section wang)
-        "ladder_standard": {"ci": [0.5, 2.0], "default": [0.25, 0.5, 1.0, 1.5, 2.0], "paper": [0.25, 0.5, 1.0, 1.5, 2.0]},
-        "ladder_robust": {"ci": [1.0, 4.0], "default": [0.5, 1.0, 2.0, 3.0, 4.0], "paper": [0.5, 1.0, 2.0, 3.0, 4.0]},
+        # (paper: Table 7's ImageNet ladders, pixels in [0, 1])
+        "ladder_standard": {"ci": [0.5, 2.0], "default": [0.25, 0.5, 1.0, 1.5, 2.0],
+                            "paper": [0.141, 0.251, 0.3, 0.5, 0.7, 0.9, 1.1]},
+        "ladder_robust": {"ci": [1.0, 4.0], "default": [0.5, 1.0, 2.0, 3.0, 4.0], "paper": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]},
         # SmoothGrad (signed, Smilkov et al.): the paper's code's σ = 0.15 and 50 samples
         "sg_n": {"ci": 4, "default": 20, "paper": 50},
         "sg_sigma": {"ci": 0.15, "default": 0.15, "paper": 0.15},

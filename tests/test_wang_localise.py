@@ -152,3 +152,66 @@ def test_canvas_cnn_reads_any_canvas_size_and_suits_deeplift():
     relus = [mod for mod in m.modules() if isinstance(mod, torch.nn.ReLU)]
     assert len(relus) == 4 and not any(r.inplace for r in relus) and len({id(r) for r in relus}) == 4
     assert METHODS == ("big", "bsm", "agi", "sm", "gti", "sg", "ig", "deeplift")
+
+
+def _box_xml(path, width, height, box):
+    path.write_text(f"<annotation><size><width>{width}</width><height>{height}</height></size><object><name>x</name>"
+                    f"<bndbox><xmin>{box[0]}</xmin><ymin>{box[1]}</ymin><xmax>{box[2]}</xmax><ymax>{box[3]}</ymax>"
+                    "</bndbox></object></annotation>")
+
+
+def test_paper_profile_reads_the_users_images_boxes_weights_and_class_index(tmp_path, monkeypatch):
+    """The paper profile's path end to end on a tiny ImageNette-like folder: ImageNet box XML files, a user
+    ResNet-50 state-dict used as supplied (no training), ImageNet's class index mapping the class folders."""
+    import json
+
+    from PIL import Image
+
+    from rilib import data, profiles
+    from rilib.models import ImageNetResNet50
+    from rilib.papers.wang2022 import localise
+
+    root = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    wnids = ["n01440764", "n02102040"]
+    for split in ("train", "val"):
+        for w in wnids:
+            (root / "imagenette" / split / w).mkdir(parents=True)
+            for k in range(2):
+                Image.fromarray(rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(
+                    root / "imagenette" / split / w / f"{w}_{k}.png")
+    for w in wnids:  # ImageNet's Annotation/<wnid>/<stem>.xml layout, boxes on the 60 × 40 originals
+        (root / "boxes" / w).mkdir(parents=True)
+        for k in range(2):
+            _box_xml(root / "boxes" / w / f"{w}_{k}.xml", 60, 40, (20, 10, 39, 29))
+    torch.manual_seed(0)
+    net = ImageNetResNet50().eval()
+    (root / "weights").mkdir()
+    torch.save(net.net.state_dict(), root / "weights" / "r50.pth")
+    # the class index maps the first class folder to what the random net predicts on its first test image (so that
+    # image is "correctly classified"), the second to another class
+    ds = data.load("imagefolder", path=root / "imagenette", size=32)
+    with torch.no_grad():
+        first = int(net(ds.x_test[0:1]).argmax(1))
+    index = {str(first): [wnids[0], "a"], str((first + 1) % 1000): [wnids[1], "b"]}
+    (root / "index.json").write_text(json.dumps(index))
+    section = profiles.PROFILES["paper"]["wang_canvas"]
+    for k, v in {"folder": {"path": "imagenette", "size": 32}, "boxes_folder": "boxes", "class_index": "index.json",
+                 "weights": {"standard": "weights/r50.pth", "robust": "weights/r50.pth"}, "n_points": 4}.items():
+        monkeypatch.setitem(section, k, v)
+    monkeypatch.setenv("RILIB_DATA", str(root))
+    monkeypatch.setenv("RILIB_CACHE", str(tmp_path / "cache"))
+    localise.points.cache_clear()
+    assert not localise.is_canvas("paper") and localise.spec("standard", "paper").epochs == 0
+    p = localise.points("standard", "paper")
+    localise.points.cache_clear()
+    assert len(p["y"]) >= 1 and int(p["y"][0]) == first  # labels in ImageNet's index
+    # the 60 × 40 image → shorter side 32 (×0.8) → 48 × 32, centre crop drops 8 columns: x 20..39 → 8..24, y 8..24
+    assert p["boxes"][0].tolist() == [8, 8, 24, 24]
+    assert p["x"].shape[1:] == (3, 32, 32) and not p["inverted"].any()
+    assert 0.0 < localise.accuracy("standard", "paper") <= 1.0
+    assert localise.two_objects("standard", "paper")["pred"].shape == (0,)
+    monkeypatch.setitem(section, "class_index", "missing.json")
+    localise.points.cache_clear()
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        localise.eval_targets(ds, "paper")

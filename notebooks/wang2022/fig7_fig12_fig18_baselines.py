@@ -87,10 +87,11 @@ _ = rec("fig7_agreement", F7["agreement"], fmt="{:.3f}")
 # ## Figs 12 and 18 — two objects (standard model)
 
 # %% tags=["hide-input"]
-share = lc.box_share(T["big"], T["boxes"])
-share_ig = lc.box_share(T["ig"], T["boxes"])
-fig, axes = plt.subplots(3, 6, figsize=(9, 4.8))
-for c in range(6):
+n_two = min(6, len(T["pred"]))  # none at the paper profile (no two-object photographs with boxes)
+share = lc.box_share(T["big"][:n_two], T["boxes"][:n_two])
+share_ig = lc.box_share(T["ig"][:n_two], T["boxes"][:n_two])
+fig, axes = plt.subplots(3, max(n_two, 1), figsize=(9, 4.8), squeeze=False)
+for c in range(n_two):
     t_ = T["x"][c, 0]
     axes[0, c].imshow(t_, cmap="gray", vmin=0, vmax=1)
     for k, colour in ((0, "tab:red"), (1, "tab:cyan")):

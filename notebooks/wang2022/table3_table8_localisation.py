@@ -39,7 +39,7 @@ import pandas as pd
 from IPython.display import display
 from matplotlib.patches import Rectangle
 
-from rilib import plotting, profiles, results, zoo
+from rilib import plotting, profiles, results
 from rilib.evaluation import quantus_crosscheck
 from rilib.papers.wang2022 import localise, localise_claims as lc
 
@@ -58,8 +58,8 @@ ALL = localise.METHODS + ("bigp",)
 S = {n: lc.scores(M[n], M[n]["boxes"], ALL) for n in localise.MODELS}
 T3 = {n: {m: S[n][m] for m in localise.METHODS} for n in localise.MODELS}
 for n in localise.MODELS:
-    e = zoo.get(localise.spec(n, profile), progress=False)
-    print(f"{localise.label(n, profile)}: test accuracy {e.test_acc:.1%}; {len(M[n]['y'])} evaluation canvases;\n"
+    print(f"{localise.label(n, profile)}: test accuracy {localise.accuracy(n, profile):.1%}; "
+          f"{len(M[n]['y'])} evaluation images;\n"
           f"  boundary found for {M[n]['success'].mean():.0%}, "
           f"median distance {np.median(M[n]['l2'][M[n]['success'].astype(bool)]):.2f}")
 

@@ -25,8 +25,8 @@ from ...attacks.boundary import boundary_search
 from ...data.canvas import make_canvas
 from .jobs import search_settings
 
-__all__ = ["MODELS", "METHODS", "LABELS", "data_kwargs", "spec", "points", "search_config", "maps", "two_objects",
-           "remove_object", "prepare", "label"]
+__all__ = ["MODELS", "METHODS", "LABELS", "is_canvas", "data_kwargs", "spec", "eval_targets", "accuracy", "points",
+           "search_config", "maps", "two_objects", "remove_object", "prepare", "label"]
 
 #: the two canvas models (the paper's standard and ℓ2|3.0 ResNet-50s)
 MODELS = ("standard", "robust")
@@ -38,30 +38,45 @@ LABELS = {"big": "BIG", "bsm": "BSM", "agi": "AGI", "sm": "SM", "gti": "GTI", "s
 
 
 def label(name: str, profile: str) -> str:
-    """``standard`` or ``ℓ2|<ε>`` (the robust model's training ε, pixels in [0, 1])."""
+    """``standard`` or ``ℓ2|<ε>`` (the robust model's training ε, pixels in [0, 1]; the paper profile's user
+    weights: the paper's ℓ2|3.0)."""
     if name == "standard":
         return "standard"
-    return f"ℓ2|{float(_section(profile).robust_eps):g}"
+    return f"ℓ2|{float(_section(profile).robust_eps):g}" if is_canvas(profile) else "ℓ2|3.0"
 
 
 def _section(profile: str):
     return profiles.get(profile).wang_canvas
 
 
+def is_canvas(profile: str) -> bool:
+    """True where the profile studies the boxed canvas (ci, default); False for the user's ImageNette (paper)."""
+    return str(_section(profile).dataset) == "canvas"
+
+
 def data_kwargs(profile: str) -> dict[str, Any]:
-    """The canvas dataset's options (``rilib.data.load("canvas", **data_kwargs(profile))``)."""
+    """The dataset's options: the canvas's (``rilib.data.load("canvas", **data_kwargs(profile))``), or the image
+    folder's at the paper profile."""
     C = _section(profile)
+    if not is_canvas(profile):
+        return C.folder.to_dict()
     return {"source": str(C.source), "count_train": int(C.count_train), "count_test": int(C.count_test),
             "size": int(C.size), "scale": [float(s) for s in C.scale], "invert_share": float(C.invert_share),
             "clutter": int(C.clutter), "noise": float(C.noise), "seed": int(C.seed)}
 
 
 def spec(name: str, profile: str) -> zoo.ModelSpec:
-    """The zoo spec of the ``standard`` or ``robust`` canvas model: Adam with a step decay two epochs before the
-    end; the robust one trained on L2 PGD examples alone (random start, ``train_steps`` steps of 2.5ε/steps)."""
+    """The zoo spec of the ``standard`` or ``robust`` model. The canvas CNNs: Adam with a step decay two epochs
+    before the end; the robust one trained on L2 PGD examples alone (random start, ``train_steps`` steps of
+    2.5ε/steps). The paper profile: the user's pretrained ResNet-50 weights as supplied (no training)."""
     if name not in MODELS:
         raise ValueError(f"unknown canvas model {name!r}: one of {', '.join(MODELS)}")
     C = _section(profile)
+    if not is_canvas(profile):
+        return zoo.ModelSpec(dataset=str(C.dataset), data_kwargs=data_kwargs(profile), arch="resnet50",
+                             arch_kwargs={"num_classes": 1000}, regime="ce", epochs=0,
+                             batch_size=int(C.batch_size), seed=0, profile=profile,
+                             init_weights=str(C.weights[name]))
     epochs = int(C.epochs)
     common = dict(dataset="canvas", data_kwargs=data_kwargs(profile), arch="canvas_cnn",
                   arch_kwargs={"width": int(C.width)}, epochs=epochs, batch_size=int(C.batch_size), seed=0,
@@ -79,35 +94,82 @@ def _model(name: str, profile: str, device=None):
     return zoo.get(spec(name, profile), device=device, progress=False).model.eval()
 
 
-def _point_indices(name: str, profile: str) -> np.ndarray:
-    """The test-canvas indices of :func:`points` (cached under the model's key: a warm page does not re-predict)."""
+def _class_index(path) -> dict[str, int]:
+    """ImageNet's class index file (``{"0": ["n01440764", "tench"], ...}``) as {wnid: index}."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"ImageNet class index {p} not found: put imagenet_class_index.json there (index → "
+                                "[wnid, name], the file torchvision / Keras use) so that ImageNette's class folders "
+                                "map to the ResNet-50's outputs")
+    try:
+        return {str(v[0]): int(k) for k, v in json.loads(p.read_text()).items()}
+    except (ValueError, TypeError, IndexError, KeyError) as e:
+        raise ValueError(f"{p} is not an ImageNet class index (index → [wnid, name], e.g. "
+                         f"{{\"0\": [\"n01440764\", \"tench\"]}}): {e}") from None
+
+
+def eval_targets(ds, profile: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The test split's (labels in the model's classes, boxes (N, 4) with −1 rows where none, inverted (N,)):
+    the canvas's own, or at the paper profile ImageNet's index of each class folder, the box XML files
+    (:func:`rilib.data.boxes_for_images`) and no polarity."""
+    if is_canvas(profile):
+        return ds.y_test, ds.meta["boxes_test"][:, 0], ds.meta["inverted_test"]
+    from ...data import boxes_for_images, data_root
+
+    C = _section(profile)
+    path = data_root() / str(C.class_index)
+    index = _class_index(path)
+    unknown = sorted({ds.classes[int(c)] for c in ds.y_test} - set(index))
+    if unknown:
+        raise ValueError(f"class folder(s) {', '.join(unknown[:5])} are not ImageNet wnids of {path}: name the "
+                         "ImageNette folders by their wnids (n01440764, ...)")
+    y = torch.tensor([index[ds.classes[int(c)]] for c in ds.y_test], dtype=torch.long)
+    files = [ds.x_test.root / f for f in ds.x_test.files]
+    boxes = torch.from_numpy(boxes_for_images(files, data_root() / str(C.boxes_folder), size=int(C.folder["size"])))
+    return y, boxes, torch.zeros(len(y), dtype=torch.bool)
+
+
+def _point_indices(name: str, profile: str) -> dict[str, np.ndarray]:
+    """``{"idx", "accuracy"}``: the test indices of :func:`points` and the model's accuracy on the whole test split
+    (cached under the model's key: a warm page does not re-predict)."""
     C = _section(profile)
     sp = spec(name, profile)
     ds = zoo.load_data(sp)
 
     def compute() -> dict[str, np.ndarray]:
-        model = _model(name, profile, device="cpu")
+        y, boxes, _ = eval_targets(ds, profile)
+        model = _model(name, profile)
+        dev = next(model.parameters()).device
         with torch.no_grad():
-            pred = torch.cat([model(b).argmax(1) for b in ds.x_test.split(500)])
-        boxes = ds.meta["boxes_test"][:, 0]
+            pred = torch.cat([model(ds.x_test[i:i + 250].to(dev)).argmax(1).cpu() for i in range(0, len(y), 250)])
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-        ok = (pred == ds.y_test) & (area < 0.8 * ds.x_test.shape[-1] * ds.x_test.shape[-2])
-        return {"idx": torch.nonzero(ok).flatten()[: int(C.n_points)].numpy()}
+        side = ds.x_test.shape[-1]
+        ok = (pred == y) & (boxes[:, 0] >= 0) & (area < 0.8 * side * side)
+        return {"idx": torch.nonzero(ok).flatten()[: int(C.n_points)].numpy(),
+                "accuracy": np.asarray(float((pred == y).float().mean()))}
 
     key = cache.key("wang-canvas-points", spec={"n_points": int(C.n_points), "max_box_share": 0.8},
                     code=[f"{__name__}:_point_indices"], model=sp.key)
-    return zoo.cached_arrays(f"wang-canvas-points-{name}", key, compute)["idx"]
+    return zoo.cached_arrays(f"wang-canvas-points-{name}", key, compute)
+
+
+def accuracy(name: str, profile: str) -> float:
+    """The model's accuracy on the test split (in its own classes: ImageNet's at the paper profile)."""
+    return float(_point_indices(name, profile)["accuracy"])
 
 
 @functools.lru_cache(maxsize=8)
 def points(name: str, profile: str) -> dict[str, torch.Tensor]:
     """``{"x", "y", "boxes" (N, 4), "inverted" (N,)}``: the model's first ``n_points`` correctly classified test
-    canvases with a box under 80 % of the canvas (the paper's rule; memoised per process; do not modify the
+    images with a box under 80 % of the image (the paper's rule; memoised per process; do not modify the
     tensors)."""
     ds = zoo.load_data(spec(name, profile))
-    idx = torch.from_numpy(_point_indices(name, profile))
-    return {"x": ds.x_test[idx], "y": ds.y_test[idx], "boxes": ds.meta["boxes_test"][idx, 0],
-            "inverted": ds.meta["inverted_test"][idx]}
+    idx = torch.from_numpy(_point_indices(name, profile)["idx"])
+    y, boxes, inverted = eval_targets(ds, profile)
+    return {"x": ds.x_test[idx], "y": y[idx], "boxes": boxes[idx], "inverted": inverted[idx]}
 
 
 def search_config(name: str, profile: str) -> dict[str, Any]:
@@ -204,6 +266,11 @@ def two_objects(name: str, profile: str, *, device=None) -> dict[str, np.ndarray
     "inverted", "pred", "pred_without" (N, 2): the prediction with object k replaced by background, "big", "ig": (N, H, W)
     BIG's and IG's (black baseline) maps for the predicted class, "success"}``. The canvas model reads any canvas size (global average
     pooling)."""
+    if not is_canvas(profile):  # no two-object images with boxes at the paper profile: an empty study
+        return {"x": np.zeros((0, 3, 1, 1), np.float32), "boxes": np.zeros((0, 2, 4), np.int64),
+                "labels": np.zeros((0, 2), np.int64), "inverted": np.zeros(0, bool), "pred": np.zeros(0, np.int64),
+                "pred_without": np.zeros((0, 2), np.int64), "big": np.zeros((0, 1, 1), np.float32),
+                "ig": np.zeros((0, 1, 1), np.float32), "success": np.zeros(0, bool)}
     cname, key, (t, cfg, A) = _two_where(name, profile)
 
     def compute() -> dict[str, np.ndarray]:
@@ -233,7 +300,7 @@ def _job(name: str, profile: str) -> str:
 def _done(name: str, profile: str) -> bool:
     if not zoo.is_cached(spec(name, profile)):
         return False
-    where = [_maps_where] + ([_two_where] if name == "standard" else [])
+    where = [_maps_where] + ([_two_where] if name == "standard" and is_canvas(profile) else [])
     return all(zoo.cached_path(*w(name, profile)[:2]).exists() for w in where)
 
 

@@ -225,13 +225,13 @@ def baseline_stats(eg: Mapping[str, np.ndarray], inverted: np.ndarray, maps: Map
 
     def stat(p):
         d = p[0]
-        out = {"opposite_minus_same": np.inf, "big_minus_same": np.inf}
-        for flag in (0.0, 1.0):
+        out = {"opposite_minus_same": [], "big_minus_same": []}
+        for flag in (0.0, 1.0):  # each polarity present in the resample (a photograph set has one)
             k = d["inv"] == flag
-            out["opposite_minus_same"] = min(out["opposite_minus_same"],
-                                             float(np.nanmean(d["opposite"][k]) - np.nanmean(d["same"][k])))
-            out["big_minus_same"] = min(out["big_minus_same"], float(np.nanmean(d["big"][k]) - np.nanmean(d["same"][k])))
-        return out
+            if k.any():
+                out["opposite_minus_same"].append(float(np.nanmean(d["opposite"][k]) - np.nanmean(d["same"][k])))
+                out["big_minus_same"].append(float(np.nanmean(d["big"][k]) - np.nanmean(d["same"][k])))
+        return {name: (min(v) if v else float("nan")) for name, v in out.items()}
 
     def rho(a, b):
         return np.array([spearman(x.ravel(), y.ravel()) for x, y in zip(np.asarray(a), np.asarray(b))])
@@ -263,6 +263,9 @@ def counterfactual_stats(t: Mapping[str, np.ndarray], *, n_boot: int = 1000, see
     """Fig 12 on the two-object canvases the model assigns to one of their objects' classes: remove (fill with
     background) the object holding more of BIG's positive mass, or the other one; ``gap`` = rate of prediction
     changes after removing BIG's object − after removing the other (paired bootstrap); the two rates and N."""
+    if len(t["pred"]) == 0:
+        nan = float("nan")
+        return {"gap": Interval(nan, nan, nan, 0.95), "rate_big": nan, "rate_other": nan, "n": 0}
     share = box_share(t["big"], t["boxes"])
     keep = _predicted_as_one(t) & np.all(np.isfinite(share), axis=1) & t["success"].astype(bool)
     top = np.argmax(share, axis=1)
@@ -283,6 +286,9 @@ def multiobject_stats(t: Mapping[str, np.ndarray]) -> dict[str, Any]:
     a Wilson interval), the mean shares, and N."""
     from ...evaluation.intervals import proportion_interval
 
+    if len(t["pred"]) == 0:
+        nan = float("nan")
+        return {"wins": Interval(nan, nan, nan, 0.95), "share_pred": nan, "share_other": nan, "n": 0}
     share = box_share(t["big"], t["boxes"])
     keep = _predicted_as_one(t) & np.all(np.isfinite(share), axis=1) & t["success"].astype(bool)
     pred_obj = np.argmax(t["labels"] == t["pred"][:, None], axis=1)
