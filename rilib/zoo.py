@@ -221,11 +221,14 @@ def build_model(spec: ModelSpec) -> nn.Module:
 
 
 def _resolve(path: str | os.PathLike) -> Path:
-    """Relative data / weight paths in specs are relative to the data folder (``$RILIB_DATA`` or ``data/``)."""
-    from . import data as _data
+    """Relative data / weight paths in specs are relative to the data folder (``$RILIB_DATA`` or ``data/``).
+
+    ``data_root`` is imported from its own module, not through the ``rilib.data`` package: this function is part
+    of every model's key (:func:`train_code`), and the package's ``__init__`` changes whenever a loader is added."""
+    from .data.container import data_root
 
     p = Path(path)
-    return p if p.is_absolute() else _data.data_root() / p
+    return p if p.is_absolute() else data_root() / p
 
 
 def _data_spec(spec: ModelSpec) -> tuple[str, str, int]:

@@ -265,6 +265,9 @@ def test_model_key_follows_its_own_architecture_and_regime_only():
     names = {n for n, idx in models.binds.items() if set(idx) & reached["rilib.models"]}
     assert "ToyMLP" in names and not names & {"KimCNN", "SmallResNet", "ARCHITECTURES"}, names
     assert "rilib.train.loop" in reached and "rilib.parallel" not in reached
+    # the data package's __init__ (its loader table, which grows with every new dataset) is not part of a model's
+    # code: the data enter the key by their content digest
+    assert "rilib.data" not in reached and "rilib.data.container" in reached
 
 
 def test_code_digest_is_the_same_in_another_checkout(tmp_path, monkeypatch):
