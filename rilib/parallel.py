@@ -6,7 +6,9 @@ second as one process with two threads. :func:`map_jobs` therefore runs a list o
 ``spawn``-ed workers, each with one torch thread, and shows one progress bar in the caller.
 
 The number of workers is ``$RILIB_WORKERS`` if set, else 1 when CUDA is available (one GPU is shared badly by
-several processes) and the number of CPU cores otherwise. With one worker, jobs run in the calling process.
+several processes) and the number of CPU cores otherwise. With one worker, jobs run in the calling process — and so
+they do, with one warning, when the caller is a script without an ``if __name__ == "__main__":`` guard (every
+spawned worker would run the script again; see :func:`_main_is_guarded`).
 
 Jobs communicate only through the caches of :mod:`rilib.zoo` (atomic writes), so a job must be a module-level
 function whose result is cheap to pickle; the caller reloads the heavy results from the cache afterwards.
@@ -117,6 +119,36 @@ def _label(job: tuple, result: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_GUARD_WARNED: set[str] = set()
+
+
+def _main_is_guarded() -> bool:
+    """Can ``spawn``-ed workers start? Each worker imports the caller's main module again: a script whose top level
+    starts the work itself (no ``if __name__ == "__main__":`` guard) would start it once more in every worker, and
+    multiprocessing stops that with a bootstrapping error. True in the REPL, a notebook (its kernel's launcher is
+    guarded) and for a script or ``python -m`` module whose source has the guard."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path or not os.path.isfile(path):
+        return True
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            src = f.read()
+    except OSError:
+        return True
+    guarded = "__name__" in src and ("'__main__'" in src or '"__main__"' in src)
+    if not guarded and path not in _GUARD_WARNED:
+        _GUARD_WARNED.add(path)
+        import warnings
+
+        warnings.warn(f"rilib runs its jobs in this process, one at a time: worker processes would re-run {path} "
+                      "from the top; put the script's work under `if __name__ == \"__main__\":` to use every core",
+                      RuntimeWarning, stacklevel=3)
+    return guarded
+
+
 def workers() -> int:
     """How many worker processes :func:`map_jobs` uses (see the module docstring)."""
     env = os.environ.get("RILIB_WORKERS")
@@ -160,6 +192,8 @@ def map_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], *, desc: str = "jobs
     out: list[Any] = [None] * len(jobs)
     if not jobs:
         return out
+    if n > 1 and not _main_is_guarded():
+        n = 1
     where = f"{n} workers" if n > 1 else "in this process"
     report(f"{desc}: {len(jobs)} jobs, {where}")
     t0 = time.perf_counter()
@@ -208,6 +242,8 @@ def run_plan(plan: Callable[[], tuple[list[tuple], Any]], fn: Callable[..., Any]
     ``plan()``'s result. With one worker the jobs run in the calling process, most urgent first.
     """
     n = max(1, n_workers or workers())
+    if n > 1 and not _main_is_guarded():
+        n = 1
     started: set[str] = set()
     t0 = time.perf_counter()
     n_done = 0

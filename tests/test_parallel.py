@@ -3,6 +3,7 @@ plans whose jobs depend on earlier jobs."""
 from __future__ import annotations
 
 import math
+import os
 import operator
 import shutil
 
@@ -124,3 +125,33 @@ def test_fit_reports_its_last_epoch(tmp_path, monkeypatch):
 
 def test_durations_read_well():
     assert [parallel.duration(s) for s in (4.4, 75.2, 3725)] == ["4s", "1m15s", "1h02m"]
+
+
+def _script(tmp_path, body: str, name: str):
+    p = tmp_path / name
+    p.write_text(body)
+    return p
+
+
+def test_a_script_without_main_guard_runs_its_jobs_in_process_with_one_sentence(tmp_path):
+    """A new user's plain script (no ``if __name__ == "__main__":``) calling rilib at top level: spawned workers
+    would re-run it, so the jobs run in the calling process, with a warning that says what to change."""
+    import subprocess
+    import sys
+
+    progress = tmp_path / "progress.txt"
+    body = ("from rilib import parallel\n"
+            "print(parallel.map_jobs(abs, [(-1,), (-2,), (-3,)], n_workers=2, progress=False))\n")
+    plain = _script(tmp_path, body, "plain.py")
+    env = {**os.environ, "RILIB_PROGRESS": str(progress)}
+    r = subprocess.run([sys.executable, str(plain)], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "[1, 2, 3]" in r.stdout
+    assert "if __name__ == " in r.stderr and "plain.py" in r.stderr and "bootstrapping" not in r.stderr
+    assert "in this process" in progress.read_text()
+    indented = "".join("    " + line + "\n" for line in body.splitlines())
+    guarded = _script(tmp_path, "if __name__ == \"__main__\":\n" + indented, "guarded.py")
+    progress.write_text("")
+    r = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "[1, 2, 3]" in r.stdout and "2 workers" in progress.read_text() and "RuntimeWarning" not in r.stderr
