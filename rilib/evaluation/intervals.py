@@ -91,17 +91,27 @@ def bootstrap(statistic: Callable[[Sequence[Mapping[str, np.ndarray]]], Any],
     interval.
     """
     est = statistic(per_model)
-    single = not isinstance(est, Mapping)
-    est = {"_": est} if single else dict(est)
     n = {len(v) for m in per_model for v in m.values()}
     if len(n) != 1:
         raise ValueError(f"every per-point array must have the same length (the same points), got lengths {n}")
     (n_points,) = n
+
+    def draw(rng):
+        idx = rng.integers(0, n_points, n_points)
+        return [idx] * len(per_model)
+
+    return _replicate(statistic, per_model, est, draw, n_boot=n_boot, level=level, seed=seed)
+
+
+def _replicate(statistic, samples, est, draw, *, n_boot: int, level: float, seed: int) -> Any:
+    """The percentile intervals of :func:`bootstrap` and :func:`bootstrap_independent`: ``draw(rng)`` gives one
+    index array per sample for a replicate."""
+    single = not isinstance(est, Mapping)
+    est = {"_": est} if single else dict(est)
     rng = np.random.default_rng(seed)
     reps = {k: np.empty(n_boot) for k in est}
     for b in range(n_boot):
-        idx = rng.integers(0, n_points, n_points)
-        r = statistic([{k: v[idx] for k, v in m.items()} for m in per_model])
+        r = statistic([{k: v[idx] for k, v in m.items()} for m, idx in zip(samples, draw(rng))])
         r = {"_": r} if single else r
         for k in est:
             reps[k][b] = r[k]
@@ -121,19 +131,8 @@ def bootstrap_independent(statistic: Callable[[Sequence[Mapping[str, np.ndarray]
         if len(n) != 1:
             raise ValueError(f"the arrays of one sample must have the same length (its points), got lengths {n}")
         sizes.append(n.pop())
-    est = statistic(samples)
-    single = not isinstance(est, Mapping)
-    est = {"_": est} if single else dict(est)
-    rng = np.random.default_rng(seed)
-    reps = {k: np.empty(n_boot) for k in est}
-    for b in range(n_boot):
-        draw = [rng.integers(0, n, n) for n in sizes]
-        r = statistic([{k: v[idx] for k, v in m.items()} for m, idx in zip(samples, draw)])
-        r = {"_": r} if single else r
-        for k in est:
-            reps[k][b] = r[k]
-    out = {k: percentile_interval(e, reps[k], level=level) for k, e in est.items()}
-    return out["_"] if single else out
+    return _replicate(statistic, samples, statistic(samples), lambda rng: [rng.integers(0, n, n) for n in sizes],
+                      n_boot=n_boot, level=level, seed=seed)
 
 
 def percentile_interval(estimate: float, replicates: Any, *, level: float = 0.95) -> Interval:

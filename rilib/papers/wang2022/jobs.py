@@ -23,8 +23,8 @@ from ... import attribution, cache, parallel, profiles, zoo
 from ...attacks.boundary import boundary_search
 from . import cohort as _cohort
 
-__all__ = ["points", "search_config", "search_settings", "search", "attributions", "METHODS", "prepare", "smoothgrad", "randomisation",
-           "completeness", "line_search", "theorem33"]
+__all__ = ["points", "search_config", "search_settings", "search", "boundary_maps", "attributions", "METHODS",
+           "prepare", "smoothgrad", "randomisation", "completeness", "line_search", "theorem33"]
 
 #: the maps of Table 1 (and Table 8's BIGp)
 METHODS = ("sm", "bsm", "ig", "big", "bigp", "agi")
@@ -110,6 +110,22 @@ def _attr_settings(profile: str) -> dict[str, Any]:
             "agi_targets": W.agi_targets}
 
 
+def boundary_maps(model, x: torch.Tensor, y: torch.Tensor, xb: torch.Tensor, xp: torch.Tensor,
+                  A: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The signed maps of :data:`METHODS`, target ``y``: SM, BSM at the boundary points ``xb``, IG from black, BIG
+    from ``xb`` and BIGp from the PGD points ``xp`` (``ig_steps`` trapezoid points), AGI as published (Pan et
+    al.; ``agi_*`` of ``A``, :func:`_attr_settings`)."""
+    kw = dict(target=y, abs=False, channel_sum=False)
+    return {"sm": attribution.attribute(model, x, method="saliency", **kw),
+            "bsm": attribution.attribute(model, x, method="bsm", boundary=xb, **kw),
+            "ig": attribution.attribute(model, x, method="integrated_gradients", baseline=0.0,
+                                        n_steps=A["ig_steps"], **kw),
+            "big": attribution.attribute(model, x, method="big", boundary=xb, n_steps=A["ig_steps"], **kw),
+            "bigp": attribution.attribute(model, x, method="big", boundary=xp, n_steps=A["ig_steps"], **kw),
+            "agi": attribution.attribute(model, x, method="agi", eps=A["agi_eps"], max_iter=A["agi_iters"],
+                                         n_targets=A["agi_targets"], **kw)}
+
+
 def attributions(name: str, profile: str, *, device=None) -> dict[str, np.ndarray]:
     """The signed maps of :data:`METHODS` on the search's points (cached), each (N, 1, H, W); target = the true
     (= predicted) class."""
@@ -119,16 +135,7 @@ def attributions(name: str, profile: str, *, device=None) -> dict[str, np.ndarra
     A = _attr_settings(profile)
 
     def compute() -> dict[str, np.ndarray]:
-        model = _model(name, profile, device)
-        kw = dict(target=y, abs=False, channel_sum=False)
-        maps = {"sm": attribution.attribute(model, x, method="saliency", **kw),
-                "bsm": attribution.attribute(model, x, method="bsm", boundary=xb, **kw),
-                "ig": attribution.attribute(model, x, method="integrated_gradients", baseline=0.0,
-                                            n_steps=A["ig_steps"], **kw),
-                "big": attribution.attribute(model, x, method="big", boundary=xb, n_steps=A["ig_steps"], **kw),
-                "bigp": attribution.attribute(model, x, method="big", boundary=xp, n_steps=A["ig_steps"], **kw),
-                "agi": attribution.attribute(model, x, method="agi", eps=A["agi_eps"], max_iter=A["agi_iters"],
-                                             n_targets=A["agi_targets"], **kw)}
+        maps = boundary_maps(_model(name, profile, device), x, y, xb, xp, A)
         return {k: v.numpy() for k, v in maps.items()}
 
     return _cached(f"wang-attributions-{name}",

@@ -23,7 +23,7 @@ import torch
 from ... import attribution, cache, parallel, profiles, zoo
 from ...attacks.boundary import boundary_search
 from ...data.canvas import make_canvas
-from .jobs import search_settings
+from .jobs import _attr_settings, boundary_maps, search_settings
 
 __all__ = ["MODELS", "METHODS", "LABELS", "is_canvas", "data_kwargs", "spec", "eval_targets", "accuracy", "points",
            "search_config", "maps", "two_objects", "remove_object", "prepare", "label"]
@@ -180,9 +180,9 @@ def search_config(name: str, profile: str) -> dict[str, Any]:
 
 
 def _settings(profile: str) -> dict[str, Any]:
-    W, C = profiles.get(profile).wang, _section(profile)
-    return {"ig_steps": int(W.ig_steps), "agi_eps": float(W.agi_eps), "agi_iters": int(W.agi_iters),
-            "agi_targets": W.agi_targets, "sg_n": int(C.sg_n), "sg_sigma": float(C.sg_sigma)}
+    """Part 1's attribution settings (:func:`rilib.papers.wang2022.jobs._attr_settings`) and SmoothGrad's."""
+    C = _section(profile)
+    return {**_attr_settings(profile), "sg_n": int(C.sg_n), "sg_sigma": float(C.sg_sigma)}
 
 
 def _key(kind: str, name: str, profile: str, settings: dict[str, Any], inputs) -> cache.Key:
@@ -192,23 +192,17 @@ def _key(kind: str, name: str, profile: str, settings: dict[str, Any], inputs) -
 
 def _all_maps(model, x: torch.Tensor, y: torch.Tensor, xb: torch.Tensor, xp: torch.Tensor,
               A: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Signed maps, target = the true (= predicted) class (App. B.3): SM, BSM, IG from black (0) and from white (1),
-    BIG and BIGp (20 trapezoid points), GTI = x ⊙ ∇, SG (Smilkov's signed mean, the paper's code's σ), DeepLIFT
-    (rescale, black baseline) and AGI as published (Pan et al.)."""
+    """Signed maps, target = the true (= predicted) class (App. B.3): part 1's SM, BSM, IG from black, BIG, BIGp
+    and AGI (:func:`rilib.papers.wang2022.jobs.boundary_maps`), and GTI = x ⊙ ∇, SG (Smilkov's signed mean, the
+    paper's code's σ), DeepLIFT (rescale, black baseline) and IG from white (1)."""
     kw = dict(target=y, abs=False, channel_sum=False)
-    ig = dict(method="integrated_gradients", n_steps=A["ig_steps"])
-    return {"big": attribution.attribute(model, x, method="big", boundary=xb, n_steps=A["ig_steps"], **kw),
-            "bsm": attribution.attribute(model, x, method="bsm", boundary=xb, **kw),
-            "agi": attribution.attribute(model, x, method="agi", eps=A["agi_eps"], max_iter=A["agi_iters"],
-                                         n_targets=A["agi_targets"], **kw),
-            "sm": attribution.attribute(model, x, method="saliency", **kw),
+    return {**boundary_maps(model, x, y, xb, xp, A),
             "gti": attribution.attribute(model, x, method="input_x_gradient", **kw),
             "sg": attribution.attribute(model, x, method="smoothgrad", n=A["sg_n"], sigma=A["sg_sigma"],
                                         abs_each=False, **kw),
-            "ig": attribution.attribute(model, x, baseline=0.0, **ig, **kw),
             "deeplift": attribution.attribute(model, x, method="deeplift", baseline=0.0, **kw),
-            "bigp": attribution.attribute(model, x, method="big", boundary=xp, n_steps=A["ig_steps"], **kw),
-            "ig_white": attribution.attribute(model, x, baseline=1.0, **ig, **kw)}
+            "ig_white": attribution.attribute(model, x, method="integrated_gradients", baseline=1.0,
+                                              n_steps=A["ig_steps"], **kw)}
 
 
 def _maps_where(name: str, profile: str):

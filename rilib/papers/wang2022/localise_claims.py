@@ -17,6 +17,7 @@ import numpy as np
 from ...evaluation import localisation as L
 from ...evaluation.intervals import Interval, bootstrap, bootstrap_independent
 from ...evaluation.stats import pearson, spearman
+from .claims import PAIRS, pair_distances  # Table 2's rows are Table 1's pairs (name, X, Y)
 
 __all__ = ["METRICS", "PAIRS", "scores", "flatten", "means", "margin", "difference", "significantly_better",
            "robust_minus_standard", "boundary_pp_gain", "bigp_vs_agi", "bigp_big_reldiff", "alignment",
@@ -25,8 +26,6 @@ __all__ = ["METRICS", "PAIRS", "scores", "flatten", "means", "margin", "differen
 
 #: Table 3's metrics
 METRICS = ("loc", "eg", "pp", "con")
-#: Table 2's rows: (name, X, Y); the alignment is −‖X − Y‖₂, correlated with X's localisation scores
-PAIRS = (("sm_bsm", "sm", "bsm"), ("ig_agi", "ig", "agi"), ("ig_big", "ig", "big"))
 
 
 def scores(maps: Mapping[str, np.ndarray], boxes: np.ndarray, methods: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
@@ -130,13 +129,9 @@ def bigp_big_reldiff(*models: Mapping[str, Mapping[str, np.ndarray]]) -> float:
 
 
 def alignment(maps: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per image, the alignment −‖X − Y‖₂ of each pair of :data:`PAIRS` (Table 2)."""
-    out = {}
-    for name, a, b in PAIRS:
-        X = np.asarray(maps[a], dtype=np.float64).reshape(len(maps[a]), -1)
-        Y = np.asarray(maps[b], dtype=np.float64).reshape(len(maps[b]), -1)
-        out[name] = -np.linalg.norm(X - Y, axis=1)
-    return out
+    """Per image, the alignment −‖X − Y‖₂ of each pair of :data:`PAIRS` (Table 2; Table 1's raw distance)."""
+    d = pair_distances(maps)
+    return {name: -d[f"{name}_raw"] for name, _, _ in PAIRS}
 
 
 def alignment_stats(maps: Mapping[str, np.ndarray], s: Mapping[str, Mapping[str, np.ndarray]], *,
@@ -244,30 +239,24 @@ def baseline_stats(eg: Mapping[str, np.ndarray], inverted: np.ndarray, maps: Map
 
 
 def box_share(maps: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """(N, K): the share of each image's positive attribution inside each of its K boxes (``boxes`` (N, K, 4))."""
-    pos = np.maximum(np.asarray(maps, dtype=np.float64), 0.0)
-    total = pos.reshape(len(pos), -1).sum(axis=1)
-    out = np.empty(boxes.shape[:2])
-    for k in range(boxes.shape[1]):
-        inside = (pos * L.box_masks(boxes[:, k], pos.shape)).reshape(len(pos), -1).sum(axis=1)
-        out[:, k] = np.where(total > 0, inside / np.where(total > 0, total, 1.0), np.nan)
-    return out
+    """(N, K): the share of each image's positive attribution inside each of its K boxes (``boxes`` (N, K, 4)) —
+    the energy-based pointing game of each box (NaN where the map has no positive value)."""
+    return np.stack([L.energy_game(maps, boxes[:, k]) for k in range(boxes.shape[1])], axis=1)
 
 
-def _predicted_as_one(t: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Per canvas: is the prediction the class of one of *its own* objects."""
-    return np.any(np.asarray(t["labels"]) == np.asarray(t["pred"])[:, None], axis=1)
+def _two_object_rows(t: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """BIG's :func:`box_share` per canvas and object, and which canvases count: predicted as the class of one of
+    *their own* objects, with a boundary found and some positive mass."""
+    share = box_share(t["big"], t["boxes"])
+    own = np.any(np.asarray(t["labels"]) == np.asarray(t["pred"])[:, None], axis=1)
+    return share, own & np.all(np.isfinite(share), axis=1) & np.asarray(t["success"]).astype(bool)
 
 
 def counterfactual_stats(t: Mapping[str, np.ndarray], *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Fig 12 on the two-object canvases the model assigns to one of their objects' classes: remove (fill with
     background) the object holding more of BIG's positive mass, or the other one; ``gap`` = rate of prediction
     changes after removing BIG's object − after removing the other (paired bootstrap); the two rates and N."""
-    if len(t["pred"]) == 0:
-        nan = float("nan")
-        return {"gap": Interval(nan, nan, nan, 0.95), "rate_big": nan, "rate_other": nan, "n": 0}
-    share = box_share(t["big"], t["boxes"])
-    keep = _predicted_as_one(t) & np.all(np.isfinite(share), axis=1) & t["success"].astype(bool)
+    share, keep = _two_object_rows(t)
     top = np.argmax(share, axis=1)
     changed = t["pred_without"] != t["pred"][:, None]
     rows = np.arange(len(top))
@@ -286,11 +275,7 @@ def multiobject_stats(t: Mapping[str, np.ndarray]) -> dict[str, Any]:
     a Wilson interval), the mean shares, and N."""
     from ...evaluation.intervals import proportion_interval
 
-    if len(t["pred"]) == 0:
-        nan = float("nan")
-        return {"wins": Interval(nan, nan, nan, 0.95), "share_pred": nan, "share_other": nan, "n": 0}
-    share = box_share(t["big"], t["boxes"])
-    keep = _predicted_as_one(t) & np.all(np.isfinite(share), axis=1) & t["success"].astype(bool)
+    share, keep = _two_object_rows(t)
     pred_obj = np.argmax(t["labels"] == t["pred"][:, None], axis=1)
     rows = np.arange(len(pred_obj))
     mine, other = share[rows, pred_obj][keep], share[rows, 1 - pred_obj][keep]
