@@ -16,12 +16,13 @@ PY_MIN  := 3.11
 # exported to the runner and, through it, to every notebook kernel and worker process
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: book test lab setup check-python system-packages clean-book help
+.PHONY: book test lab publish setup check-python system-packages clean-book help
 
 help:
 	@echo "make book [PROFILE=ci|default|paper]   build the book (_build/html/index.html)"
 	@echo "make test                              run the tests (includes every notebook at profile ci)"
 	@echo "make lab                               JupyterLab on notebooks/: each .py opens as a notebook (paired .ipynb)"
+	@echo "make publish                           push _build/html to the gh-pages branch of origin (ghp-import)"
 	@echo "options: PYTHON=python3.X (interpreter for .venv, >= $(PY_MIN)), RILIB_CELL_TIMEOUT=<s> (0: no limit)"
 
 book: setup
@@ -29,6 +30,13 @@ book: setup
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Publish by hand what `make book` built: _build/html onto the gh-pages branch of origin (GitHub Pages serves it).
+# Every page carries the commit and profile it was built from. CI does the same on the main branch
+# (.github/workflows/book.yml), through GitHub's Pages actions instead.
+publish: setup
+	@test -f _build/html/index.html || { echo "error: no book in _build/html: run make book first" >&2; exit 1; }
+	$(VENV)/bin/ghp-import --no-jekyll --push --force --message "book built from $$(git rev-parse --short HEAD)" _build/html
 
 # JupyterLab with jupytext: a notebooks/<paper>/<name>.py opens as a notebook (double click) and saves to the .py and
 # a git-ignored .ipynb (notebooks/jupytext.toml); change the `profile` cell and run, or re-run one page of the book
@@ -75,7 +83,7 @@ $(STAMP): requirements.txt pyproject.toml | system-packages
 	  || { cat $(VENV)/pip.log; echo "pip install failed (log: $(VENV)/pip.log)"; exit 1; }
 	@$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e . >> $(VENV)/pip.log 2>&1 \
 	  || { cat $(VENV)/pip.log; echo "pip install -e . failed (log: $(VENV)/pip.log)"; exit 1; }
-	$(PY) -c "import torch, torchvision, foolbox, captum, pandas, PIL, papermill, jupytext, jupyterlab, jupyter_book, mlxtend, safetensors, rilib"
+	$(PY) -c "import torch, torchvision, foolbox, captum, pandas, PIL, papermill, jupytext, jupyterlab, jupyter_book, mlxtend, safetensors, distributed, filelock, rilib"
 	$(PY) -m ipykernel install --sys-prefix --name rilib --display-name rilib > /dev/null
 	@touch $(STAMP)
 

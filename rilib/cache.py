@@ -20,7 +20,9 @@ Writes are atomic: a file (:func:`atomic_write`) or a folder (:func:`atomic_dir`
 half-written entry under a final name. What a killed run does leave — its temporary files and folders — is removed
 by :func:`sweep` (once per process and cache folder, from :func:`cache_dir`) when the writer's process is gone; the
 temporaries of live writers (the book's parallel workers share one cache) are never touched. Entries found corrupt or
-replaced are moved aside (:func:`move_aside`) under names that never collide, and never deleted.
+replaced are moved aside (:func:`move_aside`) under names that never collide, and never deleted. An entry that
+takes long to compute (a model) is computed under a per-key lock (:func:`key_lock`), so that processes sharing the
+cache folder never compute it twice at once.
 """
 from __future__ import annotations
 
@@ -39,14 +41,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 __all__ = ["Key", "key", "code_digest", "tensor_digest", "library_versions", "cache_dir", "atomic_write",
-           "atomic_dir", "move_aside", "sweep", "canonical_json"]
+           "atomic_dir", "key_lock", "move_aside", "sweep", "canonical_json"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent
 
@@ -607,6 +609,34 @@ def atomic_dir(path: str | os.PathLike, *, aside: str = "replaced", mode: int = 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+#: the folder (inside the cache folder) of the per-key lock files of :func:`key_lock`
+LOCKS = ".locks"
+
+
+@contextmanager
+def key_lock(root: str | os.PathLike, name: str, *, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the lock of cache entry ``name`` under ``root`` for the block, so that of several processes — the
+    book's worker processes, or the workers of a cluster sharing one cache folder — only one computes the entry;
+    the others wait and then find it written (check again inside the block). The lock is a ``filelock`` file
+    ``<root>/.locks/<name>.lock`` (``fcntl`` locks, released by the operating system when the holder dies, also
+    on NFS). A process that has to wait calls ``on_wait()`` once first (e.g. to say so in the progress file)."""
+    from filelock import FileLock, Timeout
+
+    folder = Path(root) / LOCKS
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / f"{name}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait is not None:
+            on_wait()
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _pid_alive(pid: int) -> bool:

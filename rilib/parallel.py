@@ -1,18 +1,32 @@
-"""Independent jobs (train one model, attack one model) in worker processes, one per CPU core.
+"""Independent jobs (train one model, attack one model) on a Dask cluster: by default a local one of worker
+processes, one per CPU core; with ``$RILIB_SCHEDULER`` an existing cluster anywhere.
 
 On a small CPU box, PyTorch's intra-op threads do not keep the cores busy with our small networks: on the 2-core
 reference machine two single-threaded processes train about twice and attack about 1.5 times as many SmallNets per
-second as one process with two threads. :func:`map_jobs` therefore runs a list of independent jobs in a pool of
-``spawn``-ed workers, each with one torch thread, and shows one progress bar in the caller.
+second as one process with two threads. :func:`map_jobs` therefore runs a list of independent jobs on a
+``distributed.LocalCluster`` of processes with one thread each (started on first use and kept for the life of the
+calling process, so the workers' imports and loaded datasets are paid once), and shows one progress bar in the
+caller. :func:`run_plan` does the same for jobs that depend on earlier jobs.
 
-The number of workers is ``$RILIB_WORKERS`` if set, else 1 when CUDA is available (one GPU is shared badly by
-several processes) and the number of CPU cores otherwise. With one worker, jobs run in the calling process — and so
-they do, with one warning, when the caller is a script without an ``if __name__ == "__main__":`` guard (every
-spawned worker would run the script again; see :func:`_main_is_guarded`).
+Where the jobs run:
 
-Jobs communicate only through the caches of :mod:`rilib.zoo` (atomic writes), so a job must be a module-level
-function whose result is cheap to pickle; the caller reloads the heavy results from the cache afterwards.
-Results are reproducible for a given machine and worker count (thread count changes float summation order).
+* ``$RILIB_SCHEDULER=<address>`` (e.g. ``tcp://10.0.0.5:8786``; the runner's ``--scheduler``) sends every job to
+  the Dask scheduler there — e.g. one made with dask-jobqueue's ``SLURMCluster``, one GPU per worker. The workers
+  must see the same cache and data folders (a shared file system): each job runs with the caller's ``RILIB_*``
+  variables, ``RILIB_CACHE`` resolved to the caller's absolute cache folder. Give the workers one thread each (the
+  job sets those variables in its process).
+* otherwise ``$RILIB_WORKERS`` local worker processes if set, else 1 when CUDA is available (one GPU is shared
+  badly by several processes) and the number of CPU cores otherwise. With one worker, jobs run in the calling
+  process — and so they do, with one warning, when the caller is a script without an
+  ``if __name__ == "__main__":`` guard (every spawned worker would run the script again; see
+  :func:`_main_is_guarded`). A remote scheduler needs no guard.
+
+Jobs communicate only through the caches of :mod:`rilib.zoo` (atomic writes, and a lock per model key so that two
+workers never train the same model), so a job must be a module-level function whose result is cheap to pickle; the
+caller reloads the heavy results from the cache afterwards. A worker that dies mid-job (killed, out of memory) is
+replaced and the scheduler runs its job again elsewhere (up to three times, Dask's ``allowed-failures``); what the
+dead job had half-written is a temporary file that never reaches a final name. Results are reproducible for a given
+machine and thread count per worker (thread count changes float summation order), whichever worker runs a job.
 
 Progress outside the notebook: when ``$RILIB_PROGRESS`` names a file (:mod:`rilib.runner` sets it for every
 papermill kernel), :func:`report` appends one short line to it per finished job (here) and per training epoch
@@ -21,17 +35,21 @@ runner prints those lines in the terminal while the notebook runs.
 """
 from __future__ import annotations
 
-import multiprocessing
+import atexit
+import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from typing import Any
 
-__all__ = ["workers", "map_jobs", "run_plan", "report", "reporting", "duration", "progress_bar"]
+__all__ = ["workers", "scheduler", "client", "close", "map_jobs", "run_plan", "report", "reporting", "duration",
+           "progress_bar"]
 
 #: environment variable naming the file that :func:`report` appends progress lines to
 PROGRESS_ENV = "RILIB_PROGRESS"
+#: environment variable with the address of an existing Dask scheduler that runs the jobs
+SCHEDULER_ENV = "RILIB_SCHEDULER"
 
 
 def reporting() -> bool:
@@ -149,8 +167,15 @@ def _main_is_guarded() -> bool:
     return guarded
 
 
+def scheduler() -> str | None:
+    """The address of the Dask scheduler named by ``$RILIB_SCHEDULER``, or None (jobs run on this machine)."""
+    address = os.environ.get(SCHEDULER_ENV, "").strip()
+    return address or None
+
+
 def workers() -> int:
-    """How many worker processes :func:`map_jobs` uses (see the module docstring)."""
+    """How many local worker processes :func:`map_jobs` uses (see the module docstring; with
+    ``$RILIB_SCHEDULER`` the remote cluster's size counts instead)."""
     env = os.environ.get("RILIB_WORKERS")
     if env:
         try:
@@ -166,6 +191,78 @@ def workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+_CLIENTS: dict[Any, tuple[Any, Any]] = {}  # scheduler address or local worker count -> (Client, LocalCluster | None)
+_CLIENTS_LOCK = threading.Lock()
+_CONNECT_TIMEOUT = "30s"  # how long to try to reach $RILIB_SCHEDULER
+
+
+def client(n_workers: int | None = None):
+    """The ``distributed.Client`` the jobs go to: connected to ``$RILIB_SCHEDULER`` when set, else to a
+    ``LocalCluster`` of ``n_workers`` (default :func:`workers`) processes with one thread each, started on first
+    use and kept until :func:`close` or the end of the process. Not made Dask's default client, so a user's own
+    Dask code is not redirected."""
+    address = scheduler()
+    ident = address or max(1, n_workers or workers())
+    with _CLIENTS_LOCK:
+        got = _CLIENTS.get(ident)
+        if got is not None and got[0].status == "running":
+            return got[0]
+        from distributed import Client, LocalCluster
+
+        if address:
+            try:
+                c = Client(address, timeout=_CONNECT_TIMEOUT, set_as_default=False)
+            except OSError as e:
+                raise RuntimeError(f"{SCHEDULER_ENV}={address}: no Dask scheduler answers there ({e}); start one "
+                                   "(`dask scheduler`, or dask-jobqueue's SLURMCluster) or unset the variable to "
+                                   "use this machine's cores") from e
+            cluster = None
+        else:
+            # memory_limit=0: no nanny restarts a worker for its memory (as with the plain process pool before);
+            # the scheduler's HTTP server on a free port of localhost only (never a fixed port another cluster holds)
+            cluster = LocalCluster(n_workers=ident, threads_per_worker=1, processes=True,
+                                   dashboard_address="127.0.0.1:0",
+                                   memory_limit=0, silence_logs=logging.ERROR)
+            c = Client(cluster, set_as_default=False)
+        if not _CLIENTS:
+            atexit.register(close)
+        _CLIENTS[ident] = (c, cluster)
+        return c
+
+
+def close() -> None:
+    """Close the clients and local clusters this process started (at exit, automatically)."""
+    with _CLIENTS_LOCK:
+        items = list(_CLIENTS.values())
+        _CLIENTS.clear()
+    for c, cluster in items:
+        for obj in (c, cluster):
+            try:
+                if obj is not None:
+                    obj.close()
+            except Exception:  # noqa: BLE001 -- closing at exit must not raise
+                pass
+
+
+def _n_slots(c, local: int) -> int:
+    """How many jobs to keep running at once: the local worker count, or the remote cluster's threads now."""
+    if scheduler() is None:
+        return local
+    try:
+        return max(1, sum(w.get("nthreads", 1) for w in c.scheduler_info()["workers"].values()))
+    except Exception:  # noqa: BLE001 -- an adaptive cluster may have no worker yet: run one job
+        return 1
+
+
+def _job_env() -> dict[str, str]:
+    """The ``RILIB_*`` variables a job runs with: the caller's, ``RILIB_CACHE`` resolved to its absolute folder."""
+    from .cache import cache_dir
+
+    env = {k: v for k, v in os.environ.items() if k.startswith("RILIB_") and k != SCHEDULER_ENV}
+    env["RILIB_CACHE"] = str(cache_dir())
+    return env
+
+
 def _init_worker() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -174,34 +271,57 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+def _call(fn: Callable[..., Any], job: tuple, env: dict[str, str]) -> Any:
+    """Run ``fn(*job)`` in a worker with exactly the caller's ``RILIB_*`` variables (restored afterwards): a
+    worker started under other settings (an earlier caller, a cluster's job script) must not leak them."""
+    _init_worker()
+    saved = {k: v for k, v in os.environ.items() if k.startswith("RILIB_")}
+    for k in saved:
+        if k not in env:
+            del os.environ[k]
+    os.environ.update(env)
+    try:
+        return fn(*job)
+    finally:
+        for k in [k for k in os.environ if k.startswith("RILIB_")]:
+            del os.environ[k]
+        os.environ.update(saved)
+
+
 def _failure(desc: str, fn: Callable[..., Any], job: tuple, e: BaseException) -> RuntimeError:
     return RuntimeError(f"{desc}: job {getattr(fn, '__name__', fn)}{job!r} failed: {e}")
 
 
+def _local(n: int) -> int:
+    """``n`` local workers, or 1 (in-process) for a script whose workers could not start (see the docstring)."""
+    if scheduler() is None and n > 1 and not _main_is_guarded():
+        return 1
+    return n
+
+
 def map_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], *, desc: str = "jobs", progress: bool = True,
              n_workers: int | None = None) -> list[Any]:
-    """``[fn(*job) for job in jobs]``, run in worker processes; results in the order of ``jobs``.
+    """``[fn(*job) for job in jobs]``, run on the cluster (:func:`client`); results in the order of ``jobs``.
 
     A job that raises stops the map: the remaining jobs are cancelled and a :class:`RuntimeError` naming the job
     (function and arguments) is raised in the caller, with the original exception as its ``__cause__`` — the same
-    with one worker (jobs in the calling process) as with a pool. With ``$RILIB_PROGRESS`` set, one line per
+    with one worker (jobs in the calling process) as on a cluster. With ``$RILIB_PROGRESS`` set, one line per
     finished job goes to that file (:func:`report`) instead of a tqdm bar.
     """
     jobs = list(jobs)
-    n = min(n_workers or workers(), len(jobs))
     out: list[Any] = [None] * len(jobs)
     if not jobs:
         return out
-    if n > 1 and not _main_is_guarded():
-        n = 1
-    where = f"{n} workers" if n > 1 else "in this process"
+    remote = scheduler() is not None
+    n = 0 if remote else _local(min(n_workers or workers(), len(jobs)))
+    where = f"scheduler {scheduler()}" if remote else (f"{n} workers" if n > 1 else "in this process")
     report(f"{desc}: {len(jobs)} jobs, {where}")
     t0 = time.perf_counter()
 
     def finished(k: int, i: int) -> None:
         report(f"{desc}: {k}/{len(jobs)} done ({_label(jobs[i], out[i])}), {_eta(k, len(jobs), time.perf_counter() - t0)}")
 
-    if n <= 1:
+    if not remote and n <= 1:
         with progress_bar(total=len(jobs), desc=desc, show=progress) as bar:
             for i, job in enumerate(jobs):
                 try:
@@ -211,20 +331,22 @@ def map_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], *, desc: str = "jobs
                 finished(i + 1, i)
                 bar.update(1)
         return out
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker) as pool:
-        futures = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
-        with progress_bar(total=len(jobs), desc=f"{desc} ({n} workers)", show=progress) as bar:
-            for k, fut in enumerate(as_completed(futures), 1):
-                i = futures[fut]
-                try:
-                    out[i] = fut.result()
-                except BaseException as e:
-                    for f in futures:
-                        f.cancel()
-                    raise _failure(desc, fn, jobs[i], e) from e
-                finished(k, i)
-                bar.update(1)
+    from distributed import as_completed
+
+    c = client(n or None)
+    env = _job_env()
+    futures = {c.submit(_call, fn, job, env, pure=False): i
+               for i, job in enumerate(jobs)}
+    with progress_bar(total=len(jobs), desc=f"{desc} ({where})", show=progress) as bar, c.as_current():
+        for k, fut in enumerate(as_completed(list(futures)), 1):
+            i = futures[fut]
+            try:
+                out[i] = fut.result()
+            except BaseException as e:
+                c.cancel(list(futures))
+                raise _failure(desc, fn, jobs[i], e) from e
+            finished(k, i)
+            bar.update(1)
     return out
 
 
@@ -241,9 +363,8 @@ def run_plan(plan: Callable[[], tuple[list[tuple], Any]], fn: Callable[..., Any]
     plan looks for, or a plan left with nothing to run and no result, raises :class:`RuntimeError`. Returns
     ``plan()``'s result. With one worker the jobs run in the calling process, most urgent first.
     """
-    n = max(1, n_workers or workers())
-    if n > 1 and not _main_is_guarded():
-        n = 1
+    remote = scheduler() is not None
+    n = 0 if remote else _local(max(1, n_workers or workers()))
     started: set[str] = set()
     t0 = time.perf_counter()
     n_done = 0
@@ -269,7 +390,7 @@ def run_plan(plan: Callable[[], tuple[list[tuple], Any]], fn: Callable[..., Any]
 
     running: dict[Any, tuple] = {}
     running_ids: set[str] = set()
-    pool = None
+    c = None
     bar = _NoBar()  # a real bar once there is something to run
     try:
         while True:
@@ -283,7 +404,7 @@ def run_plan(plan: Callable[[], tuple[list[tuple], Any]], fn: Callable[..., Any]
                 return result
             if n_done == 0 and not started:
                 bar = progress_bar(total=None, desc=desc, show=progress)
-            if n == 1:
+            if not remote and n == 1:
                 job = todo[0]
                 started.add(repr(job))
                 try:
@@ -292,26 +413,26 @@ def run_plan(plan: Callable[[], tuple[list[tuple], Any]], fn: Callable[..., Any]
                     raise _failure(desc, fn, job, e) from e
                 finished(job, out)
                 continue
-            if pool is None:
-                pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=_init_worker)
-                report(f"{desc}: {n} workers")
-            for job in todo[: n - len(running)]:
+            if c is None:
+                from distributed import wait
+
+                c = client(n or None)
+                env = _job_env()
+                report(f"{desc}: scheduler {scheduler()}" if remote else f"{desc}: {n} workers")
+            for job in todo[: max(0, _n_slots(c, n) - len(running))]:
                 started.add(repr(job))
                 running_ids.add(repr(job))
-                running[pool.submit(fn, *job)] = job
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                running[c.submit(_call, fn, job, env, pure=False)] = job
+            with c.as_current():
+                done, _ = wait(list(running), return_when="FIRST_COMPLETED")
             for fut in done:
                 job = running.pop(fut)
                 running_ids.discard(repr(job))
                 try:
                     out = fut.result()
                 except BaseException as e:
-                    for f in running:
-                        f.cancel()
+                    c.cancel(list(running))
                     raise _failure(desc, fn, job, e) from e
                 finished(job, out)
     finally:
         bar.close()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)

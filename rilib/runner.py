@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .cache import atomic_write
-from .parallel import PROGRESS_ENV, duration
+from .parallel import PROGRESS_ENV, SCHEDULER_ENV, duration
 from .profiles import PROFILE_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -288,6 +288,7 @@ def build_book(*, root: Path = REPO, strict: bool = False) -> Path:
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     subprocess.run(cmd, check=True, cwd=root)
+    _stamp_pages(html, build_stamp(root / "book" / "generated"))
     mj = _mathjax_source()
     if mj is None:
         print("warning: no local MathJax (Debian package libjs-mathjax): formulas will show as TeX source. "
@@ -303,6 +304,50 @@ def build_book(*, root: Path = REPO, strict: bool = False) -> Path:
                 t.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(s, t)
     return html / "index.html"
+
+
+def ci_cache_key(profile: str) -> str:
+    """``rilib-<profile>-<digest>``: the key under which CI keeps the zoo of a profile; the digest is
+    :func:`rilib.cache.code_digest` of the whole package (a docstring edit keeps it, a logic edit changes it)."""
+    from .cache import code_digest
+
+    return f"rilib-{profile}-{code_digest('rilib')[:16]}"
+
+
+def build_stamp(generated: Path) -> str:
+    """What every page says it was built from: the commit, the profile(s) its notebooks ran at (from their
+    records), the date."""
+    profiles_run = set()
+    for f in sorted((generated / "records").glob("*.json")) if (generated / "records").is_dir() else []:
+        try:
+            profiles_run.add(json.loads(f.read_text()).get("profile"))
+        except (OSError, ValueError):
+            continue
+    profiles_run.discard(None)
+    which = ", ".join(f"<code>{p}</code>" for p in sorted(profiles_run)) or "none recorded"
+    commit = os.environ.get("RILIB_BUILD_COMMIT") or build_commit()
+    return (f"Built from rilib commit <code>{commit}</code>; notebooks executed at profile {which}; "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.")
+
+
+_STAMP_CLASS = "rilib-build-stamp"
+
+
+def _stamp_pages(html: Path, stamp: str) -> int:
+    """Put ``stamp`` at the foot of every HTML page (replacing an earlier stamp); returns how many pages."""
+    import re
+
+    block = f'<div class="{_STAMP_CLASS}" style="font-size:0.8em;color:#555;margin:1em 2em">{stamp}</div>'
+    old = re.compile(rf'<div class="{_STAMP_CLASS}"[^>]*>.*?</div>', re.S)
+    n = 0
+    for page in html.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        text = old.sub("", text)
+        if "</body>" not in text:
+            continue
+        page.write_text(text.replace("</body>", block + "</body>", 1), encoding="utf-8")
+        n += 1
+    return n
 
 
 def build_commit() -> str:
@@ -406,6 +451,32 @@ def _placeholder_pages(generated: Path) -> None:
             nbformat.write(nb, out)
 
 
+def _preflight(srcs: list[Path], profile: str, *, plan_only: bool, yes: bool) -> int | None:
+    """Check the data and weights, print the plan; an exit status when the run must not start, else None."""
+    from . import preflight
+
+    estimate = plan_only or profile == "paper"
+    if estimate:
+        print("checking data and weights, measuring the training cost on this device ...", flush=True)
+    plan = preflight.check(srcs, profile, estimate=estimate)
+    print(preflight.format_plan(plan, profile), file=sys.stdout if plan.ok else sys.stderr, flush=True)
+    if not plan.ok:
+        return 2
+    if plan_only:
+        return 0
+    if (plan.to_train or plan.dependent) and preflight.needs_confirmation(profile) and not yes:
+        question = ("this machine has no CUDA device and no Dask cluster ($RILIB_SCHEDULER): the paper profile "
+                    "will take the time above")
+        if not sys.stdin.isatty():
+            print(f"error: {question}; add --yes to run it anyway, or --scheduler ADDRESS to use a cluster",
+                  file=sys.stderr)
+            return 2
+        if input(f"{question}. Continue? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing was run", file=sys.stderr)
+            return 2
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rilib.runner", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -417,10 +488,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cell-timeout", metavar="SECONDS",
                     help=f"per-cell timeout (0 or 'none': no limit); default ${TIMEOUT_ENV}, else by profile "
                          + ", ".join(f"{k}: {v or 'none'}" for k, v in CELL_TIMEOUT.items()))
+    ap.add_argument("--scheduler", metavar="ADDRESS",
+                    help=f"address of a Dask scheduler (e.g. tcp://10.0.0.5:8786) that trains and evaluates the "
+                         f"models (default ${SCHEDULER_ENV}; unset: worker processes on this machine)")
+    ap.add_argument("--plan", action="store_true",
+                    help="check the data and weights, print the plan with a training-time estimate, run nothing")
+    ap.add_argument("--yes", action="store_true",
+                    help="run the paper profile on a machine without CUDA (or a cluster) without asking")
+    ap.add_argument("--cache-key", metavar="PROFILE", choices=PROFILE_NAMES,
+                    help="print the key a CI cache of the zoo uses (rilib-<profile>-<code digest>) and exit")
     ap.add_argument("--book-root", type=Path, default=REPO,
                     help="folder holding _config.yml, _toc.yml and book/ (default: the repository); outputs go to "
                          "<root>/book/generated and <root>/_build/html (the tests build into a temporary copy)")
     args = ap.parse_args(argv)
+    if args.cache_key:
+        print(ci_cache_key(args.cache_key))
+        return 0
+    if args.scheduler:
+        os.environ[SCHEDULER_ENV] = args.scheduler  # every kernel inherits it, and sends its jobs there
     root = args.book_root.resolve()
     generated = root / "book" / "generated"
     if root != REPO:
@@ -435,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no notebook matches {args.only}", file=sys.stderr)
             return 2
         os.environ.setdefault("RILIB_RECORDS", str(results.records_dir()))
+        verdict = _preflight(srcs, args.profile, plan_only=args.plan, yes=args.yes)
+        if verdict is not None:
+            return verdict
         try:
             timeout = cell_timeout(args.profile, args.cell_timeout)
         except ValueError as e:

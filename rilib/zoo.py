@@ -335,15 +335,37 @@ def get(
     path = root / key
     model = build_model(spec)
     if path.exists() and not retrain:
+        entry = _load_or_move_aside(path, key, model, device)
+        if entry is not None:
+            return entry
+    from .parallel import report
+
+    # one process trains a key at a time; one that waited finds the entry the other wrote
+    with _cache.key_lock(root, key, on_wait=lambda: report(f"waiting for another process to train "
+                                                          f"{spec.arch}/{spec.regime} seed {spec.seed}")):
+        if path.exists() and not retrain:
+            entry = _load_or_move_aside(path, key, model, device)
+            if entry is not None:
+                return entry
+        return _train_and_store(spec, ckey, root, device, dataset, progress)
+
+
+def _load_or_move_aside(path: Path, key: str, model: nn.Module, device: torch.device) -> ZooEntry | None:
+    """The intact entry at ``path``, or None after moving a corrupt one aside (never deleting it)."""
+    try:
+        meta = _load_entry(path, key, model)
+        return ZooEntry(model.to(device).eval(), meta, path, loaded=True)
+    except CorruptEntry as e:
+        warnings.warn(f"zoo entry {path} is corrupt ({e}); moving it aside and retraining", stacklevel=3)
         try:
-            meta = _load_entry(path, key, model)
-            return ZooEntry(model.to(device).eval(), meta, path, loaded=True)
-        except CorruptEntry as e:
-            warnings.warn(f"zoo entry {path} is corrupt ({e}); moving it aside and retraining", stacklevel=2)
-            try:
-                _cache.move_aside(path, "corrupt")
-            except FileNotFoundError:  # another process moved it aside first
-                pass
+            _cache.move_aside(path, "corrupt")
+        except FileNotFoundError:  # another process moved it aside first
+            pass
+    return None
+
+
+def _train_and_store(spec: ModelSpec, ckey, root: Path, device: torch.device, dataset, progress: bool) -> ZooEntry:
+    key = ckey.digest
     ds = dataset if dataset is not None else load_data(spec)
     if spec.extras is None:
         model, res = _train_entry(spec, lambda: build_model(spec), spec.make_regime(), ds, device=device,

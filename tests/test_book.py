@@ -73,6 +73,9 @@ def test_book_pages_exist_and_notebook_pages_have_figures(built_book):
     for p in _pages(built_book):
         text = (built_book / p).read_text()
         assert "cdn.jsdelivr" not in text and "mathjax@3" not in text, f"{p} loads MathJax from the web"
+        # every page says which commit and profile it was built from (the ci book: profile ci)
+        stamp = re.findall(r'<div class="rilib-build-stamp"[^>]*>(.*?)</div>', text, flags=re.S)
+        assert len(stamp) == 1 and "Built from rilib commit <code>" in stamp[0] and "<code>ci</code>" in stamp[0], p
     for s in runner.discover():
         text = (built_book / f"book/generated/notebooks/{s.parent.name}/{s.stem}.html").read_text()
         assert re.search(r'<img[^>]+src="[^"]+\.png"', text), f"{s.stem}: no figure in the page"

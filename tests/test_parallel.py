@@ -155,3 +155,125 @@ def test_a_script_without_main_guard_runs_its_jobs_in_process_with_one_sentence(
     r = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "[1, 2, 3]" in r.stdout and "2 workers" in progress.read_text() and "RuntimeWarning" not in r.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the Dask cluster: the same keys and numbers as a serial run, a killed worker, a failing job, a shared cache
+# ---------------------------------------------------------------------------------------------------------------
+def _toy_specs(epochs=1, seeds=(0, 1)):
+    from rilib import zoo
+
+    return [zoo.ModelSpec(dataset="gaussian-toy", arch="toy_mlp", regime="ce", epochs=epochs, batch_size=50, seed=s,
+                          profile="test", data_kwargs={"n_per_class": 100, "n_test_per_class": 20, "seed": 0})
+            for s in seeds]
+
+
+def _weights(folder, specs):
+    import json
+
+    return {s.key: json.loads((folder / s.key / "meta.json").read_text())["weights_sha256"] for s in specs}
+
+
+def test_local_cluster_gives_the_same_keys_and_weights_as_a_serial_run(tmp_path, monkeypatch):
+    from rilib import zoo
+
+    specs = _toy_specs()
+    runs = {}
+    for n in (1, 2):
+        monkeypatch.setenv("RILIB_CACHE", str(tmp_path / f"w{n}"))
+        monkeypatch.setenv("RILIB_WORKERS", str(n))
+        assert zoo.prefetch(specs, progress=False) == 2
+        runs[n] = _weights(tmp_path / f"w{n}", specs)
+    assert runs[1] == runs[2] and len(runs[1]) == 2
+
+
+def _die_once(marker: str, out: str) -> int:
+    """Dies (as a killed worker does) the first time, half-way through writing ``out``; completes the second."""
+    import tempfile
+    from pathlib import Path
+
+    from rilib import cache
+
+    if not Path(marker).exists():
+        Path(marker).write_text(str(os.getpid()))
+        fd, _ = tempfile.mkstemp(prefix=cache._tmp_prefix(Path(out).name), dir=Path(out).parent)
+        os.write(fd, b"half")
+        os._exit(1)
+    cache.atomic_write(out, b"complete")
+    return os.getpid()
+
+
+def test_a_job_whose_worker_dies_runs_again_elsewhere_and_the_cache_stays_intact(tmp_path):
+    import cloudpickle
+
+    from rilib import cache
+
+    cloudpickle.register_pickle_by_value(__import__(__name__))  # the workers need not import this test module
+    marker, out = tmp_path / "marker", tmp_path / "result.bin"
+    calm = tmp_path / "calm"
+    calm.write_text("0")  # the second job finds its marker: it does not die
+    pid, _ = parallel.map_jobs(_die_once, [(str(marker), str(out)), (str(calm), str(tmp_path / "other.bin"))],
+                               n_workers=2, progress=False)
+    assert pid != int(marker.read_text())  # another worker process finished the job
+    assert out.read_bytes() == b"complete"
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+    assert len(leftovers) == 1 and leftovers[0].read_bytes() == b"half"  # never under the final name
+    assert cache.sweep(tmp_path, min_age=0) == leftovers  # its writer is gone: swept
+
+
+def test_a_failing_job_on_the_cluster_names_its_spec(tmp_path, monkeypatch):
+    from rilib import zoo
+
+    monkeypatch.setenv("RILIB_CACHE", str(tmp_path))
+    bad = zoo.ModelSpec(dataset="gaussian-toy", arch="no_such_net", regime="ce", seed=3)
+    with pytest.raises(RuntimeError, match=r"^train: job _train_job\(ModelSpec\(.*arch='no_such_net'.*seed=3") as e:
+        parallel.map_jobs(zoo._train_job, [(s, "cpu") for s in _toy_specs(seeds=(0,))] + [(bad, "cpu")],
+                          desc="train", n_workers=2, progress=False)
+    assert "no_such_net" in str(e.value.__cause__)
+
+
+def _get_loaded(spec) -> bool:
+    from rilib import zoo
+
+    return zoo.get(spec, device="cpu", progress=False).loaded
+
+
+def test_two_workers_asked_for_one_model_train_it_once(tmp_path, monkeypatch):
+    """Without the per-key lock both workers would find no entry and both train; with it, one trains and the
+    other, having waited, loads what the first wrote."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(__import__(__name__))
+    monkeypatch.setenv("RILIB_CACHE", str(tmp_path))
+    spec, = _toy_specs(epochs=20, seeds=(5,))
+    loaded = parallel.map_jobs(_get_loaded, [(spec,), (spec,)], n_workers=2, progress=False)
+    assert sorted(loaded) == [False, True]
+    assert [p.name for p in (tmp_path / ".locks").iterdir()] == [f"{spec.key}.lock"]
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+def test_an_existing_scheduler_runs_the_jobs_with_the_callers_settings(tmp_path, monkeypatch):
+    from distributed import LocalCluster
+
+    log = tmp_path / "progress.txt"
+    monkeypatch.setenv("RILIB_PROGRESS", str(log))
+    monkeypatch.setenv("RILIB_CACHE", str(tmp_path / "zoo"))
+    monkeypatch.setenv("RILIB_EXAMPLE", "from the caller")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster:
+        monkeypatch.setenv("RILIB_SCHEDULER", cluster.scheduler_address)
+        try:
+            assert parallel.map_jobs(_env, [("RILIB_EXAMPLE",), ("RILIB_CACHE",)], progress=False) \
+                == ["from the caller", str(tmp_path / "zoo")]
+        finally:
+            parallel.close()
+    assert f"2 jobs, scheduler {cluster.scheduler_address}" in log.read_text()
+
+
+def test_an_unreachable_scheduler_says_what_to_do(monkeypatch):
+    monkeypatch.setenv("RILIB_SCHEDULER", "tcp://127.0.0.1:9")
+    monkeypatch.setattr(parallel, "_CONNECT_TIMEOUT", "2s")
+    with pytest.raises(RuntimeError, match=r"RILIB_SCHEDULER=tcp://127.0.0.1:9: no Dask scheduler answers there"):
+        parallel.map_jobs(abs, [(-1,)], progress=False)

@@ -1,0 +1,301 @@
+"""Before any work: what the chosen notebooks need, what they will train, and roughly how long it takes here.
+
+:func:`check` is what :mod:`rilib.runner` does before it starts a kernel. For every notebook it asks the chapter
+which zoo models the page needs (:func:`notebook_specs`) and which other files (:func:`notebook_files`), then
+
+* loads each model's data through :mod:`rilib.data` (the loaders' own errors name every path searched and how to
+  supply the data) and checks each weight file a spec starts from; everything missing is listed in **one** message,
+  before anything is trained;
+* counts the models that are not cached yet (their specs are fully known before any work), and the models whose
+  settings depend on earlier results (Noack's calibrated λ and ε, the interpretation targets) — those are counted
+  as to train when their chapter has no cached model at all;
+* estimates the training time on this device from a measured probe: two training steps of each distinct
+  (architecture, regime, input shape) on a random batch, scaled to the spec's images × epochs. The probe leaves out
+  data loading and evaluation, and a small batch under-uses a GPU, so on a GPU the estimate is an upper bound; on a
+  CPU it is the order of magnitude (evaluations — attacks, attributions — come on top).
+
+A paper-profile run on a machine without CUDA and without a ``$RILIB_SCHEDULER`` cluster asks for confirmation
+(the runner's ``--yes`` gives it up front).
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import profiles, zoo
+from .data.container import DataFormatError, DataNotFoundError, data_root
+
+__all__ = ["Need", "Plan", "notebook_specs", "notebook_files", "check", "estimate_seconds", "format_plan",
+           "needs_confirmation"]
+
+
+@dataclass(frozen=True)
+class Need:
+    """A file or folder a notebook needs that is not there: ``what`` it is and ``how`` to supply it."""
+
+    path: str
+    what: str
+    how: str
+
+
+@dataclass
+class Plan:
+    notebooks: list[str]
+    missing: list[Need] = field(default_factory=list)
+    to_train: list[zoo.ModelSpec] = field(default_factory=list)
+    cached: int = 0
+    dependent: list[zoo.ModelSpec] = field(default_factory=list)  # settings known only after earlier results
+    seconds: float | None = None  # estimated training time on this device (None: nothing to train or no probe)
+    device: str = "cpu"
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# what each notebook needs
+# ---------------------------------------------------------------------------------------------------------------
+def _etmann(stem: str, profile: str) -> tuple[list[zoo.ModelSpec], list[zoo.ModelSpec]]:
+    from .papers.etmann2019 import cohorts
+
+    if stem == "poster_toy":
+        return [], []
+    return [s for name in cohorts.COHORTS for s in cohorts.specs(name, profile)[0]], []
+
+
+def _kim(stem: str, profile: str) -> tuple[list[zoo.ModelSpec], list[zoo.ModelSpec]]:
+    from .papers.kim2019 import checks, cohort, manifold, toy
+
+    P = profiles.get(profile)
+    datasets = list(P.kim_models.datasets)
+
+    def classifiers(dss):
+        return [cohort.spec(m, profile) for ds in dss for m in cohort.cohort(ds, profile)]
+
+    if stem.startswith("fig3"):
+        return [toy.spec(n, s, profile) for s in P.kim_toy.seeds for n in toy.MODELS], []
+    if stem.startswith("fig4"):
+        return classifiers([P.kim_roar.dataset]), []
+    if stem == "vaegan":
+        return [manifold.vaegan_spec(ds, profile) for ds in datasets], []
+    if stem.startswith("fig1"):
+        return classifiers(datasets) + [manifold.vaegan_spec(ds, profile) for ds in datasets], []
+    if stem == "models":
+        return classifiers(datasets) + list(checks.check_specs(profile).values()), []
+    return classifiers(datasets), []
+
+
+def _noack(stem: str, profile: str) -> tuple[list[zoo.ModelSpec], list[zoo.ModelSpec]]:
+    """MNIST's standard and adversarially trained nets are known up front; the Jacobian λ, the substitute's ε and
+    λ and the interpretation targets are chosen from earlier results (:mod:`rilib.papers.noack2021.build`): their
+    nets are *dependent*, specified here with stand-in values for the cost probe only."""
+    from .papers.noack2021 import cohort
+
+    P = profiles.get(profile).noack
+    known, dependent = [], []
+    stand_in = {"name": "pending", "digest": "pending", "arrays": ["targets"]}
+    for ds in P.datasets:
+        regimes = cohort.REGIMES if ds == "mnist" else cohort.SUB_REGIMES
+        for seed in P.seeds:
+            for r in regimes:
+                eps = cohort.attack_eps(ds, profile, chosen=1.0)
+                m = cohort.NoackModel(ds, r, seed, lam=1.0, eps=eps)
+                s = cohort.spec(m, profile, extras=stand_in if r in cohort.TEACHERS else None)
+                (known if ds == "mnist" and r in ("std", "adv") else dependent).append(s)
+    return known, dependent
+
+
+def _wang(stem: str, profile: str) -> tuple[list[zoo.ModelSpec], list[zoo.ModelSpec]]:
+    from .papers.wang2022 import cohort, localise
+
+    if stem.startswith("fig1_fig2"):
+        return [], []
+    if stem in ("canvas",) or stem.startswith(("table3", "fig7")):
+        return [localise.spec(n, profile) for n in localise.MODELS], []
+    return [cohort.spec(n, profile) for n in cohort.names(profile)], []
+
+
+_CHAPTERS = {"etmann2019": _etmann, "kim2019": _kim, "noack2021": _noack, "wang2022": _wang}
+
+
+def notebook_specs(paper: str, stem: str, profile: str) -> tuple[list[zoo.ModelSpec], list[zoo.ModelSpec]]:
+    """``(known, dependent)``: the zoo models notebook ``<paper>/<stem>`` uses at ``profile``, those whose spec
+    is known before any work and those whose settings come from earlier results (see the module docstring)."""
+    fn = _CHAPTERS.get(paper)
+    return fn(stem, profile) if fn is not None else ([], [])
+
+
+def notebook_files(paper: str, stem: str, profile: str) -> list[tuple[Path, str, str]]:
+    """Files other than the models' data and weights: ``(path, what, how)``."""
+    out = []
+    if paper == "wang2022" and (stem == "canvas" or stem.startswith(("table3", "fig7"))):
+        C = profiles.get(profile).wang_canvas
+        if C.boxes_folder:
+            out.append((data_root() / str(C.boxes_folder), "ImageNet bounding-box XML files of the evaluation images",
+                        "put the ILSVRC box XML files (one per image, named like the image) there; see data/README.md"))
+        if C.class_index:
+            out.append((data_root() / str(C.class_index), "ImageNet class index (imagenet_class_index.json)",
+                        "put the JSON that maps class indices to WordNet ids there; see data/README.md"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the check
+# ---------------------------------------------------------------------------------------------------------------
+def _data_problem(spec: zoo.ModelSpec) -> Need | None:
+    try:
+        zoo.load_data(spec)
+    except (DataNotFoundError, DataFormatError, FileNotFoundError) as e:
+        return Need(str(spec.data_kwargs.get("path") or spec.data_kwargs.get("root") or spec.dataset),
+                    f"dataset {spec.dataset}", str(e))
+    return None
+
+
+def _weights_problem(spec: zoo.ModelSpec) -> Need | None:
+    if not spec.init_weights:
+        return None
+    p = zoo._resolve(spec.init_weights)
+    if p.is_file():
+        return None
+    return Need(str(p), f"weights of {spec.arch} ({spec.dataset}, {spec.regime})",
+                "supply a safetensors file or a plain PyTorch state-dict there (see data/README.md)")
+
+
+def _n_train(spec: zoo.ModelSpec) -> int:
+    return int(zoo.load_data(spec).x_train.shape[0])
+
+
+#: the largest batch a probe runs; a larger spec batch is timed at this size and scaled per image
+PROBE_BATCH = 64
+
+
+def _probe_key(spec: zoo.ModelSpec) -> str:
+    from .cache import canonical_json
+
+    return canonical_json([spec.dataset, spec.data_kwargs.get("size"), spec.arch, spec.arch_kwargs, spec.regime,
+                           spec.regime_kwargs, spec.batch_size])
+
+
+def _probe(spec: zoo.ModelSpec, device: torch.device) -> float:
+    """Seconds per training step of ``spec`` on ``device`` (one batch of ``spec.batch_size``): the median step,
+    after two warm-up steps, of its regime's loss and backward pass (no optimiser) on a random batch of the data's
+    input shape; steps repeat for about 2 s (3 to 10 steps). Batches above :data:`PROBE_BATCH` are timed at that
+    size and scaled per image."""
+    ds = zoo.load_data(spec)
+    b = min(spec.batch_size, PROBE_BATCH)
+    x = torch.rand((b, *tuple(ds.x_train[:1].shape[1:])), device=device)
+    y = torch.randint(0, int(ds.y_train.max()) + 1, (b,), device=device)
+    extras = tuple(torch.rand_like(x) for _ in (spec.extras or {}).get("arrays", ()))
+    torch.manual_seed(0)
+    model = zoo.build_model(spec).to(device).train()
+    regime = spec.make_regime()
+    times: list[float] = []
+    while len(times) < 3 or (sum(times) < 2.0 and len(times) < 10):
+        t0 = time.perf_counter()
+        loss, _ = regime(model, x, y, *extras)
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    steady = sorted(times[2:])  # the first two steps pay one-time costs (allocations, lazy initialisation)
+    return steady[len(steady) // 2] * spec.batch_size / b
+
+
+def estimate_seconds(specs: Iterable[zoo.ModelSpec], *, device: torch.device | str | None = None) -> float:
+    """Training seconds of ``specs`` on ``device`` (default: CUDA if available): :func:`_probe` (one probe per
+    distinct data × architecture × regime × batch) × steps per epoch × epochs. Specs that start from supplied
+    weights with 0 epochs cost nothing."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    per_step: dict[str, float] = {}
+    total = 0.0
+    for s in specs:
+        if s.epochs <= 0:
+            continue
+        k = _probe_key(s)
+        if k not in per_step:
+            per_step[k] = _probe(s, device)
+        total += per_step[k] * math.ceil(_n_train(s) / s.batch_size) * s.epochs
+    return total
+
+
+def check(notebooks: Iterable[Path | str], profile: str, *, estimate: bool = True) -> Plan:
+    """The :class:`Plan` of running ``notebooks`` (paths ``…/<paper>/<stem>.py`` or ``"<paper>/<stem>"``)."""
+    names = [f"{Path(n).parent.name}/{Path(n).stem}" for n in notebooks]
+    plan = Plan(names, device="cuda" if torch.cuda.is_available() else "cpu")
+    known: dict[str, zoo.ModelSpec] = {}
+    dependent: dict[str, zoo.ModelSpec] = {}
+    missing: dict[str, Need] = {}
+    for name in names:
+        paper, stem = name.split("/", 1)
+        k, d = notebook_specs(paper, stem, profile)
+        for s in k:
+            known.setdefault(repr(s), s)
+        for s in d:
+            dependent.setdefault(repr(s), s)
+        for path, what, how in notebook_files(paper, stem, profile):
+            if not Path(path).exists():
+                missing.setdefault(str(path), Need(str(path), what, how))
+    for s in [*known.values(), *dependent.values()]:
+        for need in (_data_problem(s), _weights_problem(s)):
+            if need is not None:
+                missing.setdefault(need.how if need.what.startswith("dataset") else need.path, need)
+    plan.missing = list(missing.values())
+    if plan.missing:
+        return plan
+    for s in known.values():
+        if zoo.is_cached(s):
+            plan.cached += 1
+        else:
+            plan.to_train.append(s)
+    # a dependent net is counted as to train unless its chapter already has cached models
+    if dependent and (plan.to_train or not plan.cached):
+        plan.dependent = list(dependent.values())
+    if estimate and (plan.to_train or plan.dependent):
+        plan.seconds = estimate_seconds([*plan.to_train, *plan.dependent])
+    return plan
+
+
+def _hours(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def format_plan(plan: Plan, profile: str) -> str:
+    """The plan in a few lines for the terminal (or, with missing files, the one message that lists them)."""
+    if plan.missing:
+        lines = [f"cannot run {len(plan.notebooks)} notebook(s) at profile {profile!r}: "
+                 f"{len(plan.missing)} thing(s) missing (nothing was started)"]
+        for n in plan.missing:
+            lines.append(f"  - {n.what}: {n.path}")
+            lines.extend(f"      {line}" for line in n.how.splitlines())
+        lines.append(f"data folder: {data_root()} (set $RILIB_DATA to use another)")
+        return "\n".join(lines)
+    by_arch: dict[str, int] = {}
+    for s in [*plan.to_train, *plan.dependent]:
+        k = f"{s.dataset} {s.arch}/{s.regime}, {s.epochs} epochs"
+        by_arch[k] = by_arch.get(k, 0) + 1
+    lines = [f"plan at profile {profile!r}: {len(plan.to_train)} model(s) to train, {plan.cached} cached"
+             + (f", {len(plan.dependent)} more whose settings come from earlier results" if plan.dependent else "")]
+    lines.extend(f"  {n} × {k}" for k, n in sorted(by_arch.items()))
+    if plan.seconds is not None:
+        lines.append(f"  estimated training time on this {plan.device.upper()}: about {_hours(plan.seconds)} "
+                     "(measured per-step cost × images × epochs; evaluations come on top)")
+    return "\n".join(lines)
+
+
+def needs_confirmation(profile: str) -> bool:
+    """A paper-profile run on a machine with no CUDA and no cluster (``$RILIB_SCHEDULER``)."""
+    from .parallel import scheduler
+
+    return profile == "paper" and not torch.cuda.is_available() and scheduler() is None
+
