@@ -272,8 +272,8 @@ def _init_worker() -> None:
 
 
 def _call(fn: Callable[..., Any], job: tuple, env: dict[str, str]) -> Any:
-    """Run ``fn(*job)`` in a worker with exactly the caller's ``RILIB_*`` variables (restored afterwards): a
-    worker started under other settings (an earlier caller, a cluster's job script) must not leak them."""
+    """``(seconds, fn(*job))`` in a worker with exactly the caller's ``RILIB_*`` variables (restored afterwards):
+    a worker started under other settings (an earlier caller, a cluster's job script) must not leak them."""
     _init_worker()
     saved = {k: v for k, v in os.environ.items() if k.startswith("RILIB_")}
     for k in saved:
@@ -281,11 +281,18 @@ def _call(fn: Callable[..., Any], job: tuple, env: dict[str, str]) -> Any:
             del os.environ[k]
     os.environ.update(env)
     try:
-        return fn(*job)
+        return _timed(fn, job)
     finally:
         for k in [k for k in os.environ if k.startswith("RILIB_")]:
             del os.environ[k]
         os.environ.update(saved)
+
+
+def _timed(fn: Callable[..., Any], job: tuple) -> tuple[float, Any]:
+    """``(seconds, fn(*job))``: the job's own time, for its progress line (the chapter profiles read it)."""
+    t0 = time.perf_counter()
+    out = fn(*job)
+    return time.perf_counter() - t0, out
 
 
 def _failure(desc: str, fn: Callable[..., Any], job: tuple, e: BaseException) -> RuntimeError:
@@ -318,17 +325,18 @@ def map_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], *, desc: str = "jobs
     report(f"{desc}: {len(jobs)} jobs, {where}")
     t0 = time.perf_counter()
 
-    def finished(k: int, i: int) -> None:
-        report(f"{desc}: {k}/{len(jobs)} done ({_label(jobs[i], out[i])}), {_eta(k, len(jobs), time.perf_counter() - t0)}")
+    def finished(k: int, i: int, took: float) -> None:
+        report(f"{desc}: {k}/{len(jobs)} done ({_label(jobs[i], out[i])}) in {duration(took)}, "
+               f"{_eta(k, len(jobs), time.perf_counter() - t0)}")
 
     if not remote and n <= 1:
         with progress_bar(total=len(jobs), desc=desc, show=progress) as bar:
             for i, job in enumerate(jobs):
                 try:
-                    out[i] = fn(*job)
+                    took, out[i] = _timed(fn, job)
                 except Exception as e:  # KeyboardInterrupt stays what it is
                     raise _failure(desc, fn, job, e) from e
-                finished(i + 1, i)
+                finished(i + 1, i, took)
                 bar.update(1)
         return out
     from distributed import as_completed
@@ -341,11 +349,11 @@ def map_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], *, desc: str = "jobs
         for k, fut in enumerate(as_completed(list(futures)), 1):
             i = futures[fut]
             try:
-                out[i] = fut.result()
+                took, out[i] = fut.result()
             except BaseException as e:
                 c.cancel(list(futures))
                 raise _failure(desc, fn, jobs[i], e) from e
-            finished(k, i)
+            finished(k, i, took)
             bar.update(1)
     return out
 
@@ -381,10 +389,10 @@ def run_plan(plan: Callable[[], tuple[list[tuple], Any]], fn: Callable[..., Any]
             out.append(job)
         return out
 
-    def finished(job: tuple, result: Any) -> None:
+    def finished(job: tuple, result: Any, took: float) -> None:
         nonlocal n_done
         n_done += 1
-        report(f"{desc}: {n_done} done ({_label(job, result)}), {len(running)} running, "
+        report(f"{desc}: {n_done} done ({_label(job, result)}) in {duration(took)}, {len(running)} running, "
                f"{duration(time.perf_counter() - t0)} elapsed")
         bar.update(1)
 
@@ -408,10 +416,10 @@ def run_plan(plan: Callable[[], tuple[list[tuple], Any]], fn: Callable[..., Any]
                 job = todo[0]
                 started.add(repr(job))
                 try:
-                    out = fn(*job)
+                    took, out = _timed(fn, job)
                 except Exception as e:
                     raise _failure(desc, fn, job, e) from e
-                finished(job, out)
+                finished(job, out, took)
                 continue
             if c is None:
                 from distributed import wait
@@ -429,10 +437,10 @@ def run_plan(plan: Callable[[], tuple[list[tuple], Any]], fn: Callable[..., Any]
                 job = running.pop(fut)
                 running_ids.discard(repr(job))
                 try:
-                    out = fut.result()
+                    took, out = fut.result()
                 except BaseException as e:
                     c.cancel(list(running))
                     raise _failure(desc, fn, job, e) from e
-                finished(job, out)
+                finished(job, out, took)
     finally:
         bar.close()

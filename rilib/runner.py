@@ -141,6 +141,7 @@ class _Progress:
         self._thread = threading.Thread(target=self._run, name=f"progress {name}", daemon=True)
         self.t0 = time.perf_counter()
         self._pos, self._last_line, self._last_print = 0, self.t0, self.t0
+        self.lines: list[str] = []  # "<seconds since start>\t<line>", kept in <generated>/logs (see log_path)
 
     def __enter__(self) -> "_Progress":
         self._old = os.environ.get(PROGRESS_ENV)
@@ -157,6 +158,16 @@ class _Progress:
         else:
             os.environ[PROGRESS_ENV] = self._old
         self.path.unlink(missing_ok=True)
+        try:
+            atomic_write(self.log_path, "".join(line + "\n" for line in self.lines))
+        except OSError as e:
+            print(f"warning: could not keep the progress log {self.log_path}: {e}", file=sys.stderr)
+
+    @property
+    def log_path(self) -> Path:
+        """``<generated>/logs/<paper>/<name>.log``: the notebook's progress lines with their times (seconds since
+        the notebook started), read by ``benchmarks/chapter_profile.py``."""
+        return self.out_path.parents[2] / "logs" / self.out_path.parent.name / f"{self.out_path.stem}.log"
 
     def _print(self, text: str) -> None:
         print(f"  [{duration(time.perf_counter() - self.t0):>6}] {self.name}: {text}", file=self.stream, flush=True)
@@ -172,6 +183,7 @@ class _Progress:
         self._pos += end
         for line in data[:end].decode("utf-8", "replace").splitlines():
             if line.strip():
+                self.lines.append(f"{time.perf_counter() - self.t0:.1f}\t{line.strip()}")
                 self._print(line.strip())
                 self._last_line = self._last_print = time.perf_counter()
 
