@@ -72,6 +72,8 @@ def _check_boxes(boxes, h: int, w: int, n: int | None = None) -> np.ndarray:
 
 
 def _check_maps(maps) -> np.ndarray:
+    if hasattr(maps, "detach"):  # a torch tensor on any device: the metrics are cheap numpy on the CPU
+        maps = maps.detach().cpu().double().numpy()
     g = np.asarray(maps, dtype=np.float64)
     if g.ndim != 3:
         raise ValueError(f"maps must be an (N, H, W) array (one value per pixel), got shape {g.shape}")
