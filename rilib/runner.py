@@ -326,6 +326,75 @@ def ci_cache_key(profile: str) -> str:
     return f"rilib-{profile}-{code_digest('rilib')[:16]}"
 
 
+#: the chapters' budgets at the default profile on the 2-core CPU box, cold cache (minutes; the speed issue)
+BUDGET_MIN = {"etmann2019": 25, "kim2019": 25, "noack2021": 15, "wang2022": 25}
+
+
+def _machine_line(m: dict) -> str:
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU"
+    return (f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores{gpu}; torch {m.get('torch', '?')}, Python "
+            f"{m.get('python', '?')}; rilib commit `{m.get('commit', '?')}`, {m.get('date', '?')}")
+
+
+def performance_markdown(results_dir: Path) -> str:
+    """The Performance page's tables from the newest benchmark results in ``results_dir`` (JSON written by
+    ``benchmarks/chapter_profile.py --out`` and ``benchmarks/hotspots.py --out``); says so when there are none."""
+    found: dict[str, tuple[str, dict]] = {}
+    for f in sorted(results_dir.glob("*.json")) if results_dir.is_dir() else []:
+        try:
+            d = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        kind = f"{d.get('kind')}-{d.get('label', '')}"
+        if kind not in found or d.get("machine", {}).get("date", "") >= found[kind][1].get("machine", {}).get("date", ""):
+            found[kind] = (f.name, d)
+    if not found:
+        return ("No benchmark results yet: run `benchmarks/chapter_profile.py --out benchmarks/results/<name>.json` "
+                "after a cold build and `benchmarks/hotspots.py --out …`.\n")
+    lines: list[str] = []
+    for kind, (name, d) in sorted(found.items()):
+        rows = d.get("rows", [])
+        if d.get("kind") == "chapters":
+            profs = sorted({str(r.get("profile")) for r in rows})
+            lines += [f"## Chapters, {d.get('label', '')} build at profile {', '.join(profs)}", "",
+                      f"Measured on {_machine_line(d.get('machine', {}))} (`benchmarks/results/{name}`). Wall time "
+                      "is the sum of the notebook's cells; job time is each finished job's own time, summed over the "
+                      "worker processes (two here, so it can exceed the wall time).", "",
+                      "| chapter | wall time | budget | notebooks |", "|---|---|---|---|"]
+            chapters: dict[str, list[dict]] = {}
+            for r in rows:
+                chapters.setdefault(r["chapter"], []).append(r)
+            for ch, rs in chapters.items():
+                total = sum(r["seconds"] for r in rs) / 60
+                lines.append(f"| {ch} | {total:.1f} min | {BUDGET_MIN.get(ch, '–')} min | {len(rs)} |")
+            lines += ["", "| notebook | wall (s) | compute / figures / setup / other (s) | slowest cell | jobs: kind × n, "
+                      "time in all (s) |", "|---|---|---|---|---|"]
+            for r in rows:
+                c = r.get("cells", {})
+                split = " / ".join(f"{c.get(k, 0):.0f}" for k in ("compute", "figures", "setup", "other"))
+                jobs = "; ".join(f"{k} × {v['n']}, {v['seconds']:.0f}" for k, v in
+                                 sorted(r.get("jobs", {}).items(), key=lambda kv: -kv[1]["seconds"]))
+                cell = r.get("slowest_cell", {})
+                first = str(cell.get("first_line", "")).replace("|", "/")
+                lines.append(f"| {r['chapter']}/{r['notebook']} | {r['seconds']:.0f} | {split} | "
+                             f"{cell.get('seconds', 0):.0f} s: `{first}` | {jobs or '–'} |")
+            lines.append("")
+        elif d.get("kind") == "hotspots":
+            lines += ["## Hot spots against their references", "",
+                      f"Measured on one thread on {_machine_line(d.get('machine', {}))} "
+                      f"(`benchmarks/results/{name}`, profile `{d.get('profile')}`).", "",
+                      "| chapter | hot spot | on | time (s) | reference (s) | time ratio | median L2 | distance ratio |",
+                      "|---|---|---|---|---|---|---|---|"]
+            for r in rows:
+                def v(k, fmt="{}"):
+                    return fmt.format(r[k]) if k in r else "–"
+                lines.append(f"| {r['chapter']} | {r['hot spot']}{' (' + str(r['share'] * 100)[:4] + ' % of measure)' if 'share' in r else ''} | "
+                             f"{r['on']} | {v('seconds')} | {v('reference_seconds')} | {v('time_ratio')} | "
+                             f"{v('median_l2')} | {v('distance_ratio')} |")
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
 def build_stamp(generated: Path) -> str:
     """What every page says it was built from: the commit, the profile(s) its notebooks ran at (from their
     records), the date."""
@@ -569,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     print("ledger:", "; ".join(f"{kind}: " + ", ".join(f"{v} {n}" for v, n in c.most_common())
                                for kind, c in counts.items() if c))
     _chapter_overviews(root, generated)
+    (generated / "performance.md").write_text(performance_markdown(REPO / "benchmarks" / "results"))
     if runs:
         _write_report(runs, args.profile, counts, generated)
     elif not (generated / "build_report.md").exists():

@@ -61,7 +61,7 @@ def built_book(ci_book):
 
 def _pages(html: Path) -> list[str]:
     pages = ["book/intro.html", "book/generated/ledger.html", "book/generated/build_report.html",
-             "book/profiles.html", "book/references.html"]
+             "book/profiles.html", "book/performance.html", "book/references.html"]
     pages += [f"book/{p}.html" for p in ("etmann2019", "kim2019", "noack2021", "wang2022")]
     pages += [f"book/generated/notebooks/{s.parent.name}/{s.stem}.html" for s in runner.discover()]
     for p in pages:
