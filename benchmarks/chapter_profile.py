@@ -110,7 +110,7 @@ def profile(root: Path, only: list[str] | None) -> list[dict]:
 
 
 def main() -> None:
-    from hotspots import machine
+    from hotspots import write_results
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--root", type=Path, default=HERE.parent, help="the checkout whose book/generated to read")
@@ -133,10 +133,7 @@ def main() -> None:
             for desc, j in sorted(r["jobs"].items(), key=lambda kv: -kv[1]["seconds"]):
                 print(f"      job {desc:<50} {j['n']:4d} × , {j['seconds']:8.1f} s in all, longest {j['max']:.0f} s")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"kind": "chapters", "label": args.label, "machine": machine(),
-                                        "rows": rows}, indent=1) + "\n")
-        print(f"wrote {args.out}")
+        write_results(args.out, {"kind": "chapters", "label": args.label}, rows)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,13 @@ def machine() -> dict:
             "date": time.strftime("%Y-%m-%d", time.gmtime())}
 
 
+def write_results(path: Path, head: dict, rows: list[dict]) -> None:
+    """``head`` + this machine + ``rows`` as the JSON the Performance page reads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**head, "machine": machine(), "rows": rows}, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
 def timed(fn):
     t0 = time.perf_counter()
     out = fn()
@@ -172,10 +179,7 @@ def main() -> None:
         extra = ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("chapter", "hot spot", "on"))
         print(f"{r['chapter']:<11} {r['hot spot']:<55} {extra}")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"kind": "hotspots", "profile": args.profile, "machine": machine(),
-                                        "rows": rows}, indent=1) + "\n")
-        print(f"wrote {args.out}")
+        write_results(args.out, {"kind": "hotspots", "profile": args.profile}, rows)
 
 
 if __name__ == "__main__":
