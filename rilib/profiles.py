@@ -345,6 +345,9 @@ _TABLE: dict[str, dict[str, dict[str, Any]]] = {
         "steps_factor": {"ci": 2, "default": 5, "paper": 5},
         "binary_search_steps": {"ci": 3, "default": 5, "paper": 9},
         "stepsize": {"ci": 0.1, "default": 0.01, "paper": 0.01},
+        # DDN on the same points, beside the paper's CW (a faster, tighter minimal-norm attack: the speed issue's
+        # measurement on 64 points of a default MNIST model, 4.9 s and median 1.61 vs CW's 10.9 s and 2.00)
+        "ddn_steps": {"ci": 20, "default": 100, "paper": 1000},
     },
 }
 

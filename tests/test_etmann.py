@@ -206,3 +206,22 @@ def test_def2_and_shift_experiments():
     assert out["rho_tilde_max_rel_change"] < 1e-10
     assert out["alpha_min_abs_change"].estimate > 0
     assert len(out["rows"]) == 1
+
+
+def test_attack_comparison_on_known_distances():
+    """Medians over the points both attacks solved; a re-run that differs or fails elsewhere is flagged."""
+    from rilib.papers.etmann2019 import attack_comparison
+
+    inf = float("inf")
+    chk = {"cw": np.array([1.0, 2.0, 3.0, inf]), "cw_rerun": np.array([1.0, 2.0, 3.0, inf]),
+           "cw_long": np.array([0.5, 1.0, 1.5, 2.0]), "ddn": np.array([0.5, 1.0, 1.0, 1.0]),
+           "seconds_cw_rerun": 10.0, "seconds_cw_long": 100.0, "seconds_ddn": 2.5}
+    out = attack_comparison(chk)
+    assert out["cw_over_long"] == pytest.approx(2.0 / 1.0)  # medians of the first three: 2 / 1
+    assert out["ddn_over_long"] == pytest.approx(1.0 / 1.25)  # all four finite: 1.0 / 1.25
+    assert out["ddn_time_over_cw"] == 0.25 and out["cw_rerun_max_diff"] == 0.0 and out["cw_rerun_flips"] == 0
+    assert out["table"]["failures CW (profile)"] == 1 and out["table"]["median CW (long)"] == 1.25
+    moved = dict(chk, cw_rerun=np.array([1.0, 2.5, 3.0, inf]))
+    assert attack_comparison(moved)["cw_rerun_max_diff"] == pytest.approx(0.5)
+    flipped = attack_comparison(dict(chk, cw_rerun=np.array([1.0, 2.0, 3.0, 4.0])))
+    assert flipped["cw_rerun_max_diff"] == 0.0 and flipped["cw_rerun_flips"] == 1

@@ -26,7 +26,7 @@ from ...evaluation import Interval, bootstrap, fraction_greater, median, min_pai
     quadratic_coefficient, spearman
 from .cohorts import ROBUSTNESS_NOTIONS, CohortModel
 
-__all__ = ["summarize", "shown_index", "DEGENERATE_ACC_DROP", "degenerate", "model_medians", "NOTION_KEYS",
+__all__ = ["attack_comparison", "summarize", "shown_index", "DEGENERATE_ACC_DROP", "degenerate", "model_medians", "NOTION_KEYS",
            "alignment_statistics", "pointwise_statistics", "bound_statistics", "saliency_statistics",
            "N_BOOT"]
 
@@ -231,3 +231,29 @@ def saliency_statistics(models: list[CohortModel], measurements: list[dict[str, 
     res = bootstrap(stat, per_model, n_boot=n_boot)
     res.update(least=keep[lo], most=keep[hi])
     return res
+
+
+def _median_ratio(a: np.ndarray, b: np.ndarray) -> float:
+    """median(a) / median(b) over the points where both attacks succeeded (finite); NaN if there is none."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    return float(np.median(a[ok]) / np.median(b[ok])) if ok.any() else float("nan")
+
+
+def attack_comparison(chk: Mapping[str, Any]) -> dict[str, Any]:
+    """The minimal-norm attacks of :func:`rilib.papers.etmann2019.cw_check` on the same points, against the long CW
+    run: the ratios of the medians (finite points of both), DDN's time over the profile's CW time, the largest
+    difference between the profile's CW distances in the measurement and re-run on these points alone (over the
+    points both runs solved; 0 when a point's answer depends neither on its batch nor on the process) and the
+    number of points that one run solved and the other not, and a table of medians, failures and times."""
+    cw, long, ddn, rerun = (np.asarray(chk[k], dtype=float) for k in ("cw", "cw_long", "ddn", "cw_rerun"))
+    both = np.isfinite(cw) & np.isfinite(rerun)
+    diff = float(np.max(np.abs(cw[both] - rerun[both]))) if both.any() else float("nan")
+    flips = int((np.isfinite(cw) != np.isfinite(rerun)).sum())
+    table = {}
+    for label, k, d in (("CW (profile)", "cw_rerun", cw), ("CW (long)", "cw_long", long), ("DDN", "ddn", ddn)):
+        table[f"median {label}"] = float(np.median(d))
+        table[f"failures {label}"] = int((~np.isfinite(d)).sum())
+        table[f"seconds {label}"] = float(chk[f"seconds_{k}"])
+    return {"cw_over_long": _median_ratio(cw, long), "ddn_over_long": _median_ratio(ddn, long),
+            "ddn_time_over_cw": float(chk["seconds_ddn"]) / float(chk["seconds_cw_rerun"]),
+            "cw_rerun_max_diff": diff, "cw_rerun_flips": flips, "table": table}
