@@ -5,6 +5,12 @@
     python -m rilib.runner --profile default              # all notebooks, then jupyter-book build
     python -m rilib.runner --profile ci --only kim2019    # a subset (substring match on paper/name)
     python -m rilib.runner --profile ci --no-book         # execute + ledger only
+    python -m rilib.runner --profile paper --plan         # what is missing, what would be trained, how long
+    python -m rilib.runner --profile paper --scheduler tcp://10.0.0.5:8786   # models and evaluations on a cluster
+
+Before any kernel starts, :mod:`rilib.preflight` checks every dataset and weight file the chosen notebooks need
+(one message lists all that is missing; the run does not start) and prints the plan; a paper-profile run on a
+machine without CUDA and without a cluster asks for confirmation (``--yes``).
 
 The py:percent sources in ``notebooks/<paper>/<name>.py`` are converted with jupytext into
 ``_build/papermill/…`` and executed *into* ``book/generated/notebooks/<paper>/<name>.ipynb`` (never back into the
