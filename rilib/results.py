@@ -27,6 +27,7 @@ import os
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -437,8 +438,11 @@ def paper_table(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def write_ledger_page(path: str | os.PathLike, *, claims_file: str | os.PathLike | None = None,
-                      records: str | os.PathLike | None = None) -> dict[str, Counter]:
-    """Write the ledger page (MyST markdown) and return the verdict counts per kind (:func:`verdict_counts`)."""
+                      records: str | os.PathLike | None = None,
+                      draw: Callable[[list[dict[str, Any]], Path], Any] | None = None) -> dict[str, Counter]:
+    """Write the ledger page (MyST markdown) and return the verdict counts per kind (:func:`verdict_counts`).
+    ``draw(rows, png)`` draws the page's verdicts-per-paper figure (the runner passes
+    :func:`rilib.plotting.verdict_overview`; this module stays below the plotting one)."""
     claims = load_claims(claims_file)
     rows = ledger_rows(claims, load_records(records))
     counts = verdict_counts(rows)
@@ -475,9 +479,8 @@ def write_ledger_page(path: str | os.PathLike, *, claims_file: str | os.PathLike
     atomic_write(Path(path).with_name("ledger_counts.md"), "\n".join([
         f"Verdicts of the {len(rows)} claims{profile_note}:", "", *counts_table(counts), "",
         "![Verdicts per paper](figures/verdicts_by_paper.png)", "", *paper_table(rows), ""]))
-    from .plotting import verdict_overview
-
-    verdict_overview(rows, Path(path).parent / "figures" / "verdicts_by_paper.png")
+    if draw is not None:
+        draw(rows, Path(path).parent / "figures" / "verdicts_by_paper.png")
     return counts
 
 

@@ -639,8 +639,10 @@ def main(argv: list[str] | None = None) -> int:
 
     generated.mkdir(parents=True, exist_ok=True)
     (generated / "profiles_table.md").write_text(table_markdown(highlight=args.profile) + "\n")
+    from .plotting import verdict_overview
+
     counts = results.write_ledger_page(generated / "ledger.md", claims_file=root / "book" / "claims.yaml",
-                                       records=results.records_dir())
+                                       records=results.records_dir(), draw=verdict_overview)
     print("ledger:", "; ".join(f"{kind}: " + ", ".join(f"{v} {n}" for v, n in c.most_common())
                                for kind, c in counts.items() if c))
     _chapter_overviews(root, generated)
