@@ -320,7 +320,8 @@ def map_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], *, desc: str = "jobs
     if not jobs:
         return out
     remote = scheduler() is not None
-    n = 0 if remote else _local(min(n_workers or workers(), len(jobs)))
+    size = n_workers or workers()  # the local cluster's size (one per size, kept for the process)
+    n = 0 if remote else _local(min(size, len(jobs)))
     where = f"scheduler {scheduler()}" if remote else (f"{n} workers" if n > 1 else "in this process")
     report(f"{desc}: {len(jobs)} jobs, {where}")
     t0 = time.perf_counter()
@@ -341,7 +342,7 @@ def map_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], *, desc: str = "jobs
         return out
     from distributed import as_completed
 
-    c = client(n or None)
+    c = client(size)
     env = _job_env()
     futures = {c.submit(_call, fn, job, env, pure=False): i
                for i, job in enumerate(jobs)}
