@@ -8,7 +8,7 @@ which zoo models the page needs (:func:`notebook_specs`) and which other files (
   before anything is trained;
 * counts the models that are not cached yet (their specs are fully known before any work), and the models whose
   settings depend on earlier results (Noack's calibrated λ and ε, the interpretation targets) — those are counted
-  as to train when their chapter has no cached model at all;
+  as to train while some known model is still to train or none is cached (their own keys exist only later);
 * estimates the training time on this device from a measured probe: two training steps of each distinct
   (architecture, regime, input shape) on a random batch, scaled to the spec's images × epochs. The probe leaves out
   data loading and evaluation, and a small batch under-uses a GPU, so on a GPU the estimate is an upper bound; on a
@@ -254,7 +254,7 @@ def check(notebooks: Iterable[Path | str], profile: str, *, estimate: bool = Tru
             plan.cached += 1
         else:
             plan.to_train.append(s)
-    # a dependent net is counted as to train unless its chapter already has cached models
+    # a dependent net's key exists only once its inputs do: counted as to train unless all known models are cached
     if dependent and (plan.to_train or not plan.cached):
         plan.dependent = list(dependent.values())
     if estimate and (plan.to_train or plan.dependent):
