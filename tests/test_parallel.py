@@ -255,6 +255,20 @@ def _env(name: str) -> str | None:
     return os.environ.get(name)
 
 
+def test_local_workers_run_single_threaded_without_dask_s_malloc_trimming(monkeypatch):
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which doubles a torch training step's time
+    (rilib.parallel.WORKER_ENV_UNSET); rilib's local workers run without it, with one OpenMP thread."""
+    parallel.close()
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as another cluster's nanny leaves it in this process
+    try:
+        got = parallel.map_jobs(_env, [("MALLOC_TRIM_THRESHOLD_",), ("OMP_NUM_THREADS",)], n_workers=2,
+                                progress=False)
+    finally:
+        parallel.close()
+    assert got == [None, "1"]
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # the caller's own environment is left as it was
+
+
 def test_an_existing_scheduler_runs_the_jobs_with_the_callers_settings(tmp_path, monkeypatch):
     from distributed import LocalCluster
 
