@@ -128,7 +128,8 @@ for name in ("mnist", "complex"):
     rec(f"ddn_time_over_cw_{name}", cmp["ddn_time_over_cw"], fmt="{:.2f}")
     rec(f"cw_rerun_max_diff_{name}", cmp["cw_rerun_max_diff"], fmt="{:.1e}")
     rec(f"cw_rerun_flips_{name}", cmp["cw_rerun_flips"], fmt="{:d}")
-display(pd.DataFrame(check_rows).set_index("cohort").T)
+display(pd.DataFrame(check_rows).set_index("cohort").astype(object).T.map(
+    lambda v: f"{v:.3f}" if isinstance(v, float) else v))
 
 # %% [markdown]
 # The ratio of the medians is {glue:text}`cw_short_over_long_mnist` on MNIST and
