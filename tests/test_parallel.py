@@ -218,6 +218,12 @@ def test_a_job_whose_worker_dies_runs_again_elsewhere_and_the_cache_stays_intact
     assert out.read_bytes() == b"complete"
     leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
     assert len(leftovers) == 1 and leftovers[0].read_bytes() == b"half"  # never under the final name
+    import time
+
+    dead = int(marker.read_text())
+    deadline = time.time() + 60
+    while cache._pid_alive(dead) and time.time() < deadline:  # until the nanny has reaped the dead worker
+        time.sleep(0.2)
     assert cache.sweep(tmp_path, min_age=0) == leftovers  # its writer is gone: swept
 
 
