@@ -30,17 +30,18 @@ sys.path.insert(0, str(HERE))
 
 #: a progress line of a finished job: "<desc>: <k>/<n> done (<label>) in <duration>, …" (map_jobs) or
 #: "<desc>: <k> done (<label>) in <duration>, …" (run_plan)
-JOB = re.compile(r"^(?P<desc>.+?): (?P<k>\d+)(?:/\d+)? done \((?P<label>.*)\) in (?P<took>[0-9hms]+),")
+JOB = re.compile(r"^(?P<desc>.+?): (?P<k>\d+)(?:/\d+)? done \((?P<label>.*)\) in (?P<took>[0-9.hms]+),")
 DRAWS = re.compile(r"\b(plt\.|plotting\.|sns\.|\.imshow\(|\.plot\(|fig, ax|subplots\()")
 COMPUTES = re.compile(r"\b(prepare|measured_cohort|cohort\(|prefetch|zoo\.get|build\(|attack|attribute|maps\(|"
                       r"evaluate|run_plan|map_jobs|retrain|search|train|fit\()")
 
 
 def seconds(text: str) -> float:
-    """``"1h02m"`` / ``"3m05s"`` / ``"42s"`` → seconds (the runner's :func:`rilib.parallel.duration`)."""
+    """``"1h02m"`` / ``"3m05s"`` / ``"42s"`` / ``"0.4s"`` → seconds (:func:`rilib.parallel.duration`, and a job's
+    own time in tenths below a minute)."""
     total = 0.0
-    for value, unit in re.findall(r"(\d+)([hms])", text):
-        total += int(value) * {"h": 3600, "m": 60, "s": 1}[unit]
+    for value, unit in re.findall(r"(\d+(?:\.\d+)?)([hms])", text):
+        total += float(value) * {"h": 3600, "m": 60, "s": 1}[unit]
     return total
 
 
@@ -117,6 +118,7 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", help="substrings of '<paper>/<notebook>'")
     ap.add_argument("--label", default="cold", help="what the build was (cold: empty cache; warm: all cached)")
     ap.add_argument("--out", type=Path, help="write the rows and the machine as JSON here")
+    ap.add_argument("--note", default="", help="what the page should say about this build (shown above its table)")
     args = ap.parse_args()
     rows = profile(args.root.resolve(), args.only)
     if not rows:
@@ -133,7 +135,7 @@ def main() -> None:
             for desc, j in sorted(r["jobs"].items(), key=lambda kv: -kv[1]["seconds"]):
                 print(f"      job {desc:<50} {j['n']:4d} × , {j['seconds']:8.1f} s in all, longest {j['max']:.0f} s")
     if args.out:
-        write_results(args.out, {"kind": "chapters", "label": args.label}, rows)
+        write_results(args.out, {"kind": "chapters", "label": args.label, "note": args.note}, rows)
 
 
 if __name__ == "__main__":

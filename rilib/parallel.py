@@ -115,6 +115,11 @@ def duration(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
+def _took(seconds: float) -> str:
+    """A job's own time: tenths of a second below a minute (short jobs add up), else :func:`duration`."""
+    return f"{seconds:.1f}s" if seconds < 60 else duration(seconds)
+
+
 def _eta(done: int, total: int, elapsed: float) -> str:
     left = f", ~{duration(elapsed / done * (total - done))} left" if 0 < done < total else ""
     return f"{duration(elapsed)} elapsed{left}"
@@ -342,7 +347,7 @@ def map_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], *, desc: str = "jobs
     t0 = time.perf_counter()
 
     def finished(k: int, i: int, took: float) -> None:
-        report(f"{desc}: {k}/{len(jobs)} done ({_label(jobs[i], out[i])}) in {duration(took)}, "
+        report(f"{desc}: {k}/{len(jobs)} done ({_label(jobs[i], out[i])}) in {_took(took)}, "
                f"{_eta(k, len(jobs), time.perf_counter() - t0)}")
 
     if not remote and n <= 1:
@@ -408,7 +413,7 @@ def run_plan(plan: Callable[[], tuple[list[tuple], Any]], fn: Callable[..., Any]
     def finished(job: tuple, result: Any, took: float) -> None:
         nonlocal n_done
         n_done += 1
-        report(f"{desc}: {n_done} done ({_label(job, result)}) in {duration(took)}, {len(running)} running, "
+        report(f"{desc}: {n_done} done ({_label(job, result)}) in {_took(took)}, {len(running)} running, "
                f"{duration(time.perf_counter() - t0)} elapsed")
         bar.update(1)
 

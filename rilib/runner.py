@@ -365,7 +365,8 @@ def performance_markdown(results_dir: Path) -> str:
             lines += [f"## Chapters, {d.get('label', '')} build at profile {', '.join(profs)}", "",
                       f"Measured on {_machine_line(d.get('machine', {}))} (`benchmarks/results/{name}`). Wall time "
                       "is the sum of the notebook's cells; job time is each finished job's own time, summed over the "
-                      "worker processes (two here, so it can exceed the wall time).", "",
+                      "worker processes (two here, so it can exceed the wall time)."
+                      + (f" {d['note']}" if d.get("note") else ""), "",
                       "| chapter | wall time | budget | notebooks |", "|---|---|---|---|"]
             chapters: dict[str, list[dict]] = {}
             for r in rows:
