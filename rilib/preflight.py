@@ -1,7 +1,8 @@
 """Before any work: what the chosen notebooks need, what they will train, and roughly how long it takes here.
 
 :func:`check` is what :mod:`rilib.runner` does before it starts a kernel. For every notebook it asks the chapter
-which zoo models the page needs (:func:`notebook_specs`) and which other files (:func:`notebook_files`), then
+which zoo models the page needs and which other files (each paper's ``rilib/papers/<paper>/needs.py``, handed in
+by the runner), then
 
 * loads each model's data through :mod:`rilib.data` (the loaders' own errors name every path searched and how to
   supply the data) and checks each weight file a spec starts from; everything missing is listed in **one** message,
@@ -21,17 +22,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from . import profiles, zoo
+from . import zoo
 from .data.container import DataFormatError, DataNotFoundError, data_root
 
-__all__ = ["Need", "Plan", "notebook_specs", "notebook_files", "check", "estimate_seconds", "format_plan",
-           "needs_confirmation"]
+__all__ = ["Need", "Needs", "Plan", "check", "estimate_seconds", "format_plan", "needs_confirmation"]
 
 
 @dataclass(frozen=True)
@@ -58,91 +58,9 @@ class Plan:
         return not self.missing
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# what each notebook needs
-# ---------------------------------------------------------------------------------------------------------------
-def _etmann(stem: str, profile: str) -> tuple[list[zoo.ModelSpec], list[zoo.ModelSpec]]:
-    from .papers.etmann2019 import cohorts
-
-    if stem == "poster_toy":
-        return [], []
-    return [s for name in cohorts.COHORTS for s in cohorts.specs(name, profile)[0]], []
-
-
-def _kim(stem: str, profile: str) -> tuple[list[zoo.ModelSpec], list[zoo.ModelSpec]]:
-    from .papers.kim2019 import checks, cohort, manifold, toy
-
-    P = profiles.get(profile)
-    datasets = list(P.kim_models.datasets)
-
-    def classifiers(dss):
-        return [cohort.spec(m, profile) for ds in dss for m in cohort.cohort(ds, profile)]
-
-    if stem.startswith("fig3"):
-        return [toy.spec(n, s, profile) for s in P.kim_toy.seeds for n in toy.MODELS], []
-    if stem.startswith("fig4"):
-        return classifiers([P.kim_roar.dataset]), []
-    if stem == "vaegan":
-        return [manifold.vaegan_spec(ds, profile) for ds in datasets], []
-    if stem.startswith("fig1"):
-        return classifiers(datasets) + [manifold.vaegan_spec(ds, profile) for ds in datasets], []
-    if stem == "models":
-        return classifiers(datasets) + list(checks.check_specs(profile).values()), []
-    return classifiers(datasets), []
-
-
-def _noack(stem: str, profile: str) -> tuple[list[zoo.ModelSpec], list[zoo.ModelSpec]]:
-    """MNIST's standard and adversarially trained nets are known up front; the Jacobian λ, the substitute's ε and
-    λ and the interpretation targets are chosen from earlier results (:mod:`rilib.papers.noack2021.build`): their
-    nets are *dependent*, specified here with stand-in values for the cost probe only."""
-    from .papers.noack2021 import cohort
-
-    P = profiles.get(profile).noack
-    known, dependent = [], []
-    stand_in = {"name": "pending", "digest": "pending", "arrays": ["targets"]}
-    for ds in P.datasets:
-        regimes = cohort.REGIMES if ds == "mnist" else cohort.SUB_REGIMES
-        for seed in P.seeds:
-            for r in regimes:
-                eps = cohort.attack_eps(ds, profile, chosen=1.0)
-                m = cohort.NoackModel(ds, r, seed, lam=1.0, eps=eps)
-                s = cohort.spec(m, profile, extras=stand_in if r in cohort.TEACHERS else None)
-                (known if ds == "mnist" and r in ("std", "adv") else dependent).append(s)
-    return known, dependent
-
-
-def _wang(stem: str, profile: str) -> tuple[list[zoo.ModelSpec], list[zoo.ModelSpec]]:
-    from .papers.wang2022 import cohort, localise
-
-    if stem.startswith("fig1_fig2"):
-        return [], []
-    if stem in ("canvas",) or stem.startswith(("table3", "fig7")):
-        return [localise.spec(n, profile) for n in localise.MODELS], []
-    return [cohort.spec(n, profile) for n in cohort.names(profile)], []
-
-
-_CHAPTERS = {"etmann2019": _etmann, "kim2019": _kim, "noack2021": _noack, "wang2022": _wang}
-
-
-def notebook_specs(paper: str, stem: str, profile: str) -> tuple[list[zoo.ModelSpec], list[zoo.ModelSpec]]:
-    """``(known, dependent)``: the zoo models notebook ``<paper>/<stem>`` uses at ``profile``, those whose spec
-    is known before any work and those whose settings come from earlier results (see the module docstring)."""
-    fn = _CHAPTERS.get(paper)
-    return fn(stem, profile) if fn is not None else ([], [])
-
-
-def notebook_files(paper: str, stem: str, profile: str) -> list[tuple[Path, str, str]]:
-    """Files other than the models' data and weights: ``(path, what, how)``."""
-    out = []
-    if paper == "wang2022" and (stem == "canvas" or stem.startswith(("table3", "fig7"))):
-        C = profiles.get(profile).wang_canvas
-        if C.boxes_folder:
-            out.append((data_root() / str(C.boxes_folder), "ImageNet bounding-box XML files of the evaluation images",
-                        "put the ILSVRC box XML files (one per image, named like the image) there; see data/README.md"))
-        if C.class_index:
-            out.append((data_root() / str(C.class_index), "ImageNet class index (imagenet_class_index.json)",
-                        "put the JSON that maps class indices to WordNet ids there; see data/README.md"))
-    return out
+#: ``needs(paper, stem, profile) -> (known specs, dependent specs, [(path, what, how), ...])``: what one notebook
+#: needs; each paper's ``rilib/papers/<paper>/needs.py`` answers for its pages, the runner hands them in
+Needs = Callable[[str, str, str], tuple[list, list, list]]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -225,8 +143,9 @@ def estimate_seconds(specs: Iterable[zoo.ModelSpec], *, device: torch.device | s
     return total
 
 
-def check(notebooks: Iterable[Path | str], profile: str, *, estimate: bool = True) -> Plan:
-    """The :class:`Plan` of running ``notebooks`` (paths ``…/<paper>/<stem>.py`` or ``"<paper>/<stem>"``)."""
+def check(notebooks: Iterable[Path | str], profile: str, *, needs: Needs, estimate: bool = True) -> Plan:
+    """The :class:`Plan` of running ``notebooks`` (paths ``…/<paper>/<stem>.py`` or ``"<paper>/<stem>"``);
+    ``needs`` says what one notebook needs (the runner passes :func:`rilib.runner.paper_needs`)."""
     names = [f"{Path(n).parent.name}/{Path(n).stem}" for n in notebooks]
     plan = Plan(names, device="cuda" if torch.cuda.is_available() else "cpu")
     known: dict[str, zoo.ModelSpec] = {}
@@ -234,12 +153,12 @@ def check(notebooks: Iterable[Path | str], profile: str, *, estimate: bool = Tru
     missing: dict[str, Need] = {}
     for name in names:
         paper, stem = name.split("/", 1)
-        k, d = notebook_specs(paper, stem, profile)
+        k, d, files = needs(paper, stem, profile)
         for s in k:
             known.setdefault(repr(s), s)
         for s in d:
             dependent.setdefault(repr(s), s)
-        for path, what, how in notebook_files(paper, stem, profile):
+        for path, what, how in files:
             if not Path(path).exists():
                 missing.setdefault(str(path), Need(str(path), what, how))
     for s in [*known.values(), *dependent.values()]:

@@ -539,6 +539,21 @@ def _placeholder_pages(generated: Path) -> None:
             nbformat.write(nb, out)
 
 
+def paper_needs(paper: str, stem: str, profile: str) -> tuple[list, list, list]:
+    """What notebook ``<paper>/<stem>`` needs at ``profile`` (:data:`rilib.preflight.Needs`), from the paper's
+    ``needs`` module; a folder without one needs nothing known in advance."""
+    import importlib
+
+    name = f"{__package__}.papers.{paper}.needs"
+    try:
+        mod = importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name not in (name, f"{__package__}.papers.{paper}"):
+            raise
+        return [], [], []
+    return mod.needs(stem, profile)
+
+
 def _preflight(srcs: list[Path], profile: str, *, plan_only: bool, yes: bool) -> int | None:
     """Check the data and weights, print the plan; an exit status when the run must not start, else None."""
     from . import preflight
@@ -546,7 +561,7 @@ def _preflight(srcs: list[Path], profile: str, *, plan_only: bool, yes: bool) ->
     estimate = plan_only or profile == "paper"
     if estimate:
         print("checking data and weights, measuring the training cost on this device ...", flush=True)
-    plan = preflight.check(srcs, profile, estimate=estimate)
+    plan = preflight.check(srcs, profile, needs=paper_needs, estimate=estimate)
     print(preflight.format_plan(plan, profile), file=sys.stdout if plan.ok else sys.stderr, flush=True)
     if not plan.ok:
         return 2

@@ -30,10 +30,10 @@ def test_the_plan_counts_cached_models_and_a_cpu_paper_run_asks_first(tmp_path, 
     monkeypatch.delenv("RILIB_SCHEDULER", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(preflight, "_probe", lambda spec, device: 0.01)
-    plan = preflight.check(["kim2019/fig3_toy"], "ci")
+    plan = preflight.check(["kim2019/fig3_toy"], "ci", needs=runner.paper_needs)
     assert plan.ok and plan.cached == 0 and len(plan.to_train) == 3  # standard, ε 0.25, ε 0.5 at ci's one seed
     zoo.get(plan.to_train[0], device="cpu", progress=False)
-    again = preflight.check(["kim2019/fig3_toy"], "ci", estimate=False)
+    again = preflight.check(["kim2019/fig3_toy"], "ci", needs=runner.paper_needs, estimate=False)
     assert (again.cached, len(again.to_train), again.seconds) == (1, 2, None)
 
     started = []
