@@ -395,7 +395,8 @@ def performance_markdown(results_dir: Path) -> str:
             for r in rows:
                 def v(k, fmt="{}"):
                     return fmt.format(r[k]) if k in r else "–"
-                lines.append(f"| {r['chapter']} | {r['hot spot']}{' (' + str(r['share'] * 100)[:4] + ' % of measure)' if 'share' in r else ''} | "
+                share = f" ({r['share'] * 100:.0f} % of measure)" if "share" in r else ""
+                lines.append(f"| {r['chapter']} | {r['hot spot']}{share} | "
                              f"{r['on']} | {v('seconds')} | {v('reference_seconds')} | {v('time_ratio')} | "
                              f"{v('median_l2')} | {v('distance_ratio')} |")
             lines.append("")
