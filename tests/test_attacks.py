@@ -260,6 +260,28 @@ def test_attack_runs_in_eval_mode_and_restores_the_callers_modes(method, kw):
     assert torch.allclose(res.l2, ref.l2)
 
 
+@pytest.mark.parametrize("name", list(_METHODS))
+def test_attack_takes_no_parameter_gradients_and_gives_the_same_answer(name):
+    """Parameters out of autograd during the attack: every ``requires_grad`` flag comes back as it was (a frozen one
+    stays frozen), no ``.grad`` is written, and the result equals the attack on a model whose parameters stay in
+    autograd all along (Foolbox's ``loss.backward()`` then also fills their ``.grad``), bit for bit."""
+    kw = dict(_METHODS[name])
+    method = kw.pop("method", name)
+    model = _cnn()
+    model[0].bias.requires_grad_(False)
+    flags = [p.requires_grad for p in model.parameters()]
+    x = torch.rand(6, 1, 6, 6, generator=torch.Generator().manual_seed(3))
+    res = attacks.attack(model, x, method=method, bounds=(0.0, 1.0), **kw)
+    assert [p.requires_grad for p in model.parameters()] == flags
+    assert all(p.grad is None for p in model.parameters())
+    import contextlib
+    from unittest import mock
+
+    with mock.patch.object(attacks, "frozen", lambda m: contextlib.nullcontext(m)):
+        ref = attacks.attack(model, x, method=method, bounds=(0.0, 1.0), **kw)
+    assert torch.equal(res.x_adv, ref.x_adv) and torch.equal(res.success, ref.success)
+
+
 def test_fool_model_evaluates_in_eval_mode_and_leaves_the_callers_mode():
     model = _dropout_model().train()
     fmodel = attacks.fool_model(model, bounds=(0.0, 1.0))

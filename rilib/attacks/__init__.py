@@ -34,7 +34,7 @@ from torch import nn
 
 from .foolbox_attacks import FOOLBOX_METHODS, fool_model
 from .pgd_train import pgd, project
-from .result import AttackResult, check_bounds, eval_mode, make_result
+from .result import AttackResult, check_bounds, eval_mode, frozen, make_result
 
 __all__ = ["AttackResult", "attack", "pgd", "project", "fool_model", "FOOLBOX_METHODS"]
 
@@ -54,8 +54,9 @@ def attack(
 ) -> AttackResult:
     """Attack ``model`` at ``x`` and report, per example, the perturbation found and its size.
 
-    The model runs in eval mode; the caller's train/eval mode (of every submodule) is restored on return. A
-    point's result does not depend on ``batch_size`` or on the other points of ``x``.
+    The model runs in eval mode with its parameters out of autograd (:func:`rilib.attacks.result.frozen`: only
+    the input's gradient is computed); the caller's train/eval mode (of every submodule) and ``requires_grad`` flags
+    are restored on return, and no parameter's ``.grad`` is touched. A point's result does not depend on ``batch_size`` or on the other points of ``x``.
 
     Parameters
     ----------
@@ -88,7 +89,7 @@ def attack(
         p = next(model.parameters(), None)
         device = p.device if p is not None else x.device
     outs: list[AttackResult] = []
-    with eval_mode(model):
+    with eval_mode(model), frozen(model):
         for start in range(0, x.shape[0], batch_size):
             xb = x[start:start + batch_size].to(device)
             with torch.no_grad():

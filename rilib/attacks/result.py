@@ -61,6 +61,25 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
             m.training = training
 
 
+@contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """``model``'s parameters out of autograd inside the block (``requires_grad`` off, each one's flag restored
+    after).
+
+    An attack needs the gradient with respect to the input only. Foolbox and ART take it with ``loss.backward()``,
+    which would also compute every parameter's gradient (on a conv net about a third of each backward pass) and leave
+    it in the parameters' ``.grad``. The input gradient does not change.
+    """
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
 def check_bounds(x: torch.Tensor, bounds: tuple[float, float]) -> None:
     """Raise ``ValueError`` (not Foolbox's bare AssertionError) if ``x`` leaves the attack's ``bounds``."""
     lo, hi = bounds
