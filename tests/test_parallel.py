@@ -261,17 +261,31 @@ def _env(name: str) -> str | None:
     return os.environ.get(name)
 
 
+def _worker_setting(name: str):
+    import dask
+
+    return dask.config.get(name)
+
+
 def test_local_workers_run_single_threaded_without_dask_s_malloc_trimming(monkeypatch):
     """Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which doubles a torch training step's time
-    (rilib.parallel.WORKER_ENV_UNSET); rilib's local workers run without it, with one OpenMP thread."""
+    (rilib.parallel.WORKER_ENV_UNSET); rilib's local workers run without it, with one OpenMP thread, and without
+    Dask's statistical profiler (rilib.parallel.WORKER_CONFIG), which Dask's own default has on."""
+    import dask
+    import distributed  # noqa: F401 -- loads Dask's distributed settings
+
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # Dask's default, in this process
     parallel.close()
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as another cluster's nanny leaves it in this process
     try:
         got = parallel.map_jobs(_env, [("MALLOC_TRIM_THRESHOLD_",), ("OMP_NUM_THREADS",)], n_workers=2,
                                 progress=False)
+        profiling = parallel.map_jobs(_worker_setting, [("distributed.worker.profile.enabled",)] * 2, n_workers=2,
+                                      progress=False)
     finally:
         parallel.close()
     assert got == [None, "1"]
+    assert profiling == [False, False]
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # the caller's own environment is left as it was
 
 
