@@ -178,3 +178,30 @@ def test_roar_noise_is_one_retrainings_spread_over_root_repeats():
     c["accuracies"]["m/GX"] = {"roar": model[:1], "kar": model[:1]}
     with pytest.raises(ValueError, match="different numbers"):
         roar_kar.noise(c)
+
+
+def test_mnist_pools_carry_the_training_check_longest_first(tmp_path, monkeypatch):
+    """The Figs 1/2 page's MNIST pools also train the models page's check nets (the PGD-40 net first) and run their
+    DDN jobs (the PGD-40 net's first); Fashion-MNIST's pools do not; a cached DDN result is not run again."""
+    from rilib import zoo
+    from rilib.papers.kim2019 import checks, jobs
+
+    monkeypatch.setenv("RILIB_CACHE", str(tmp_path))
+    trained, mapped = [], []
+    monkeypatch.setattr(jobs.zoo, "prefetch", lambda specs, device=None: trained.append(list(specs)))
+    monkeypatch.setattr(jobs.parallel, "map_jobs", lambda fn, todo, desc="": mapped.append(list(todo)))
+    check = checks.check_specs("ci")
+    jobs.prepare("mnist", "ci")
+    assert trained[0][0] == check["long"] and check["paper_net"] in trained[0]
+    assert check["profile"] in trained[0]  # a member of the cohort
+    kinds = [(j[0], j[1]) for j in mapped[0]]
+    assert kinds[0] == ("ddn", check["long"])
+    assert {k for k, _ in kinds} == {"ddn", "manifold"} and len(kinds) == len(kcohort.cohort("mnist", "ci")) + 3
+    assert kinds[-2:] == [("ddn", check["profile"]), ("ddn", check["paper_net"])]
+    # the long net's DDN result cached: not run again
+    x, y, key = checks._ddn_where(check["long"], "ci")
+    zoo.cached_arrays("kim-ddn", key, lambda: {"l2": np.zeros(len(x))})
+    jobs.prepare("mnist", "ci")
+    assert ("ddn", check["long"]) not in [(j[0], j[1]) for j in mapped[1]] and mapped[1][0][0] == "ddn"
+    jobs.prepare("fashion-mnist", "ci")
+    assert not any(s in trained[2] for s in check.values()) and {j[0] for j in mapped[2]} == {"manifold"}

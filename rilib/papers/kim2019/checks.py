@@ -14,7 +14,7 @@ import numpy as np
 from ... import attacks, cache, parallel, profiles, zoo
 from . import cohort as _cohort
 
-__all__ = ["accuracy_table", "accuracy_trend", "training_check", "check_specs", "ddn_distances"]
+__all__ = ["accuracy_table", "accuracy_trend", "training_check", "check_specs", "ddn_distances", "ddn_done"]
 
 
 def accuracy_table(profile: str) -> list[dict[str, Any]]:
@@ -59,13 +59,24 @@ def check_specs(profile: str) -> dict[str, zoo.ModelSpec]:
             "paper_net": dataclasses.replace(base, arch_kwargs={"pool_after_conv1": False})}
 
 
-def ddn_distances(spec: zoo.ModelSpec, profile: str, device: str | None = None) -> dict[str, Any]:
-    """DDN minimal L2 distances of the first ``kim_check.n_points`` test images for the model of ``spec`` (cached)."""
+def _ddn_where(spec: zoo.ModelSpec, profile: str):
     C = profiles.get(profile).kim_check
     ds = zoo.load_data(spec)
     x, y = ds.x_test[: C.n_points], ds.y_test[: C.n_points]
     key = cache.key("kim-ddn", spec={"ddn_steps": C.ddn_steps}, code=[f"{__name__}:ddn_distances"], inputs=[x, y],
                     model=spec.key)
+    return x, y, key
+
+
+def ddn_done(spec: zoo.ModelSpec, profile: str) -> bool:
+    """Whether :func:`ddn_distances` of ``spec`` is cached."""
+    return zoo.cached_path("kim-ddn", _ddn_where(spec, profile)[2]).exists()
+
+
+def ddn_distances(spec: zoo.ModelSpec, profile: str, device: str | None = None) -> dict[str, Any]:
+    """DDN minimal L2 distances of the first ``kim_check.n_points`` test images for the model of ``spec`` (cached)."""
+    C = profiles.get(profile).kim_check
+    x, y, key = _ddn_where(spec, profile)
 
     def compute() -> dict[str, Any]:
         entry = zoo.get(spec, device=device, progress=False)
@@ -80,7 +91,9 @@ def training_check(profile: str) -> list[dict[str, Any]]:
     training time."""
     specs = check_specs(profile)
     zoo.prefetch(list(specs.values()))
-    parallel.map_jobs(ddn_distances, [(s, profile) for s in specs.values()], desc="DDN check")
+    # (the Figs 1/2 page's MNIST pools, rilib.papers.kim2019.jobs.prepare, run these with the cohort's jobs)
+    parallel.map_jobs(ddn_distances, [(s, profile) for s in specs.values() if not ddn_done(s, profile)],
+                      desc="DDN check")
     rows = []
     for name, s in specs.items():
         e = zoo.get(s, device="cpu", progress=False)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ... import attacks, cache, parallel, profiles, zoo
+from . import checks as _checks
 from . import cohort as _cohort
 from . import manifold as _manifold
 
@@ -78,17 +79,32 @@ def manifold_job(m: _cohort.KimModel, profile: str, device: str | None = None) -
 
 
 def prepare(dataset: str, profile: str, *, device: str | None = None) -> None:
-    """Train the missing models of ``dataset`` (classifiers, the judge, the VAE-GAN) and run the missing attack jobs,
+    """Train the missing models of ``dataset`` (classifiers, the judge, the VAE-GAN; on MNIST also the training
+    check's two variants) and run the missing attack jobs,
     spread over the worker processes (:func:`rilib.parallel.map_jobs`)."""
     models = _cohort.cohort(dataset, profile)
     # the VAE-GAN, the longest job, first: queued last it trained alone while the other workers sat idle
     specs = [_manifold.vaegan_spec(dataset, profile), _cohort.spec(_cohort.KimModel(dataset), profile, seed=1)]
     specs += [_cohort.spec(m, profile) for m in models]
+    if dataset == "mnist":
+        # the models page's training check (:func:`rilib.papers.kim2019.checks.check_specs`) trains here too, its
+        # PGD-40 net (the chapter's longest training) first: left to that page, it trained alone for 4.5 min while
+        # the other worker sat idle
+        check = _checks.check_specs(profile)
+        specs = [check["long"], *specs, check["paper_net"]]
     zoo.prefetch(specs, device=device)
     x, _ = _eval_points(dataset, profile)
-    todo = [(m, profile, device) for m in models
+    todo = [("manifold", m, profile, device) for m in models
             if not zoo.cached_path(f"kim-manifold-{dataset}-{m.name}", _key(m, profile, x)).exists()]
-    parallel.map_jobs(manifold_job, todo, desc=f"attack + d_pi ({dataset})")
+    if dataset == "mnist":  # and the check's DDN runs, the PGD-40 net's (the longest) first
+        ddn = [("ddn", s, profile, device) for s in (check["long"], check["profile"], check["paper_net"])
+               if not _checks.ddn_done(s, profile)]
+        todo = ddn[:1] + todo + ddn[1:]
+    parallel.map_jobs(_job, todo, desc=f"attack + d_pi ({dataset})")
+
+
+def _job(kind: str, *args) -> Any:
+    return manifold_job(*args) if kind == "manifold" else _checks.ddn_distances(*args)
 
 
 def measured(dataset: str, profile: str, *, device: str | None = None) -> dict[str, dict[str, np.ndarray]]:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ... import attribution, cache, profiles, retrain, zoo
+from ... import attribution, cache, parallel, profiles, retrain, zoo
 from ...evaluation import roar as _roar
 from . import cohort as _cohort
 
@@ -39,17 +39,30 @@ def maps(m: _cohort.KimModel, method: str, profile: str, *, device: str | None =
     name, options = METHODS[method]
     xtr, _, xte, _ = roar_data(profile)
     spec = _cohort.spec(m, profile)
-    fn = attribution.get_method(name).fn  # registered by a decorator: name its code, the digest cannot follow it
-    key = cache.key("kim-roar-maps", spec={"method": name, "options": options},
-                    code=[f"{__name__}:maps", f"{fn.__module__}:{fn.__qualname__}"], inputs=[xtr, xte], model=spec.key)
+    where = _maps_where(m, method, profile)
 
     def compute() -> dict[str, Any]:
         net = zoo.get(spec, device=device, progress=False).model.eval()
         return {s: attribution.attribute(net, x, method=name, **options).cpu().numpy()
                 for s, x in (("train", xtr), ("test", xte))}
 
-    out = zoo.cached_arrays(f"kim-roar-maps-{m.dataset}-{m.name}-{method}", key, compute)
+    out = zoo.cached_arrays(*where, compute)
     return torch.as_tensor(out["train"]), torch.as_tensor(out["test"])
+
+
+def _maps_where(m: _cohort.KimModel, method: str, profile: str) -> tuple[str, cache.Key]:
+    """(cache name, key) of :func:`maps`."""
+    name, options = METHODS[method]
+    xtr, _, xte, _ = roar_data(profile)
+    fn = attribution.get_method(name).fn  # registered by a decorator: name its code, the digest cannot follow it
+    key = cache.key("kim-roar-maps", spec={"method": name, "options": options},
+                    code=[f"{__name__}:maps", f"{fn.__module__}:{fn.__qualname__}"], inputs=[xtr, xte],
+                    model=_cohort.spec(m, profile).key)
+    return f"kim-roar-maps-{m.dataset}-{m.name}-{method}", key
+
+
+def _maps_job(m: _cohort.KimModel, method: str, profile: str, device: str | None) -> None:
+    maps(m, method, profile, device=device)  # cached; the caller loads it
 
 
 def curves(profile: str, *, device: str | None = None) -> dict[str, Any]:
@@ -62,6 +75,10 @@ def curves(profile: str, *, device: str | None = None) -> dict[str, Any]:
     xtr, ytr, xte, yte = roar_data(profile)
     cfg = dict(arch=R.retrain_arch, arch_kwargs=R.retrain_kwargs.to_dict(), epochs=R.epochs, batch_size=R.batch_size,
                fractions=R.fractions, device=device)
+    # the missing maps on the workers (in the notebook's process they took ~1 min of one core, the other idle)
+    parallel.map_jobs(_maps_job, [(m, meth, profile, device) for m in models for meth in METHODS
+                                  if not zoo.cached_path(*_maps_where(m, meth, profile)).exists()],
+                      desc="ROAR/KAR maps")
     atts = {f"{m.name}/{meth}": maps(m, meth, profile, device=device) for m in models for meth in METHODS}
     acc = retrain.evaluate_roar_kar(xtr, ytr, xte, yte, atts, seeds=R.seeds, desc="ROAR/KAR retraining", **cfg)
     g = torch.Generator().manual_seed(0)
