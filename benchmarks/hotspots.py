@@ -4,7 +4,8 @@
    cohort and its evaluation points, part by part: the geometry kernel, the gradient attack, L2 BIM, Carlini–Wagner
    at the book's setting. Then the minimal-norm attacks on the first 64 of those points, each against a long CW run
    (500 steps × 5 binary steps, stepsize 0.01) *on the same points*: Foolbox CW at the book's setting, DDN (100 and
-   300 steps) and FMN-L2 — time, median L2 and the ratio of each to the long run.
+   300 steps) and FMN-L2 — time, median L2 and the ratio of each to the long run. And the book's CW with the
+   model's parameters out of autograd (as every attack runs) against the same CW with them in autograd.
 2. **The geometry kernel** (α, α†, ρ̃, β, Theorems 2/3, batched) against the per-example, per-class autograd loop of
    ``benchmarks/bench_geometry.py`` on 256 points of the same model.
 3. **ROAR/KAR retraining** (``rilib.retrain.evaluate_roar_kar``, one process) against the same number of plain
@@ -114,6 +115,22 @@ def etmann(profile: str, n_attack: int) -> list[dict]:
         rows.append({"chapter": "etmann2019", "hot spot": f"minimal-norm attack: {label}", "on": on,
                      "seconds": round(t, 2), "median_l2": round(m, 4), "time_ratio": round(t / t_long, 3),
                      "distance_ratio": round(m / ref, 4), "failures": int((~res.success).sum())})
+
+    # every attack runs with the model's parameters out of autograd (rilib.attacks.result.frozen); the reference is
+    # the same attack with them in autograd, as before (Foolbox's loss.backward() then computes their gradients too)
+    import contextlib
+    from unittest import mock
+
+    with mock.patch.object(attacks, "frozen", lambda m: contextlib.nullcontext(m)):
+        t_in, res_in = timed(lambda: attacks.attack(model, xs, method="cw", bounds=bounds, **_cw_options(A)))
+    t_out, res_out = timed(lambda: attacks.attack(model, xs, method="cw", bounds=bounds, **_cw_options(A)))
+    same = bool(torch.equal(res_in.x_adv, res_out.x_adv))
+    rows.append({"chapter": "etmann2019", "hot spot": "CW (book setting): parameters out of autograd vs in",
+                 "on": f"the same model, its first {len(xs)} evaluation points; adversarial examples "
+                       f"{'identical bit for bit' if same else 'NOT identical'}",
+                 "seconds": round(t_out, 2), "reference_seconds": round(t_in, 2), "time_ratio": round(t_out / t_in, 3),
+                 "median_l2": round(median_l2(res_out), 4),
+                 "distance_ratio": round(median_l2(res_out) / median_l2(res_in), 4), "identical": same})
 
     from bench_geometry import naive_geometry
 
