@@ -67,11 +67,15 @@ def cells(nb_path: Path) -> list[dict]:
 
 
 def jobs(log_path: Path) -> dict[str, dict]:
-    by: dict[str, dict] = defaultdict(lambda: {"n": 0, "seconds": 0.0, "max": 0.0})
     if not log_path.is_file():
         return {}
-    for line in log_path.read_text().splitlines():
-        _, _, text = line.partition("\t")
+    return job_times(line.partition("\t")[2] for line in log_path.read_text().splitlines())
+
+
+def job_times(texts) -> dict[str, dict]:
+    """Job time by kind from progress messages (one finished job per matching message)."""
+    by: dict[str, dict] = defaultdict(lambda: {"n": 0, "seconds": 0.0, "max": 0.0})
+    for text in texts:
         m = JOB.match(text)
         if m:
             desc = re.sub(r" \((ci|default|paper)\)$", "", m["desc"])
@@ -110,6 +114,37 @@ def profile(root: Path, only: list[str] | None) -> list[dict]:
     return rows
 
 
+RUN_OK = re.compile(r"^\[\d+/\d+\] (?P<nb>[\w-]+/[\w-]+): ok in (?P<took>[0-9hms]+)")
+RUN_LINE = re.compile(r"^\s*\[\s*[0-9hms]+\] (?P<nb>[\w-]+/[\w-]+): (?P<text>.*)$")
+RUN_PROFILE = re.compile(r"^executing \d+ notebooks at profile '(?P<profile>\w+)'")
+
+
+def from_runner_output(path: Path, only: list[str] | None) -> list[dict]:
+    """The same rows from a build's terminal output alone (``make book > build.log``), for a build whose executed
+    notebooks are gone (e.g. overwritten by a later build): each notebook's wall time as the runner printed it and
+    its job time by kind; no split by cells."""
+    texts: dict[str, list[str]] = defaultdict(list)
+    wall: dict[str, float] = {}
+    prof = None
+    for line in path.read_text(errors="replace").splitlines():
+        if (m := RUN_PROFILE.match(line)):
+            prof = m["profile"]
+        elif (m := RUN_OK.match(line)):
+            wall[m["nb"]] = seconds(m["took"])
+        elif (m := RUN_LINE.match(line)):
+            texts[m["nb"]].append(m["text"])
+    rows = []
+    for nb, sec in wall.items():
+        if only and not any(o in nb for o in only):
+            continue
+        paper, name = nb.split("/", 1)
+        rows.append({"chapter": paper, "notebook": name, "profile": prof, "seconds": sec, "cells": {},
+                     "slowest_cell": {}, "jobs": {k: {"n": v["n"], "seconds": round(v["seconds"], 1),
+                                                      "max": round(v["max"], 1)}
+                                                  for k, v in job_times(texts[nb]).items()}})
+    return rows
+
+
 def main() -> None:
     from hotspots import write_results
 
@@ -119,8 +154,15 @@ def main() -> None:
     ap.add_argument("--label", default="cold", help="what the build was (cold: empty cache; warm: all cached)")
     ap.add_argument("--out", type=Path, help="write the rows and the machine as JSON here")
     ap.add_argument("--note", default="", help="what the page should say about this build (shown above its table)")
+    ap.add_argument("--runner-output", type=Path,
+                    help="read this saved terminal output of the build instead of its notebooks and logs")
     args = ap.parse_args()
-    rows = profile(args.root.resolve(), args.only)
+    if args.runner_output:
+        rows = from_runner_output(args.runner_output, args.only)
+        if not rows:
+            raise SystemExit(f"no finished notebook ('[k/n] paper/name: ok in …') in {args.runner_output}")
+    else:
+        rows = profile(args.root.resolve(), args.only)
     if not rows:
         raise SystemExit(f"no executed notebook with cell timings under {args.root / 'book/generated/notebooks'}")
     by_chapter: dict[str, list[dict]] = defaultdict(list)
@@ -130,8 +172,9 @@ def main() -> None:
         print(f"{chapter}: {sum(r['seconds'] for r in rs) / 60:.1f} min in {len(rs)} notebooks")
         for r in rs:
             cells_ = ", ".join(f"{k} {v:.0f}s" for k, v in sorted(r["cells"].items()))
-            print(f"  {r['notebook']:<32} {r['seconds']:7.1f} s  ({cells_}; slowest cell "
-                  f"{r['slowest_cell']['seconds']:.0f}s: {r['slowest_cell']['first_line']})")
+            top = r["slowest_cell"]
+            where = f" ({cells_}; slowest cell {top['seconds']:.0f}s: {top['first_line']})" if top else ""
+            print(f"  {r['notebook']:<32} {r['seconds']:7.1f} s{where}")
             for desc, j in sorted(r["jobs"].items(), key=lambda kv: -kv[1]["seconds"]):
                 print(f"      job {desc:<50} {j['n']:4d} × , {j['seconds']:8.1f} s in all, longest {j['max']:.0f} s")
     if args.out:

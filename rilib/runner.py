@@ -378,13 +378,14 @@ def performance_markdown(results_dir: Path) -> str:
                       "time in all (s) |", "|---|---|---|---|---|"]
             for r in rows:
                 c = r.get("cells", {})
-                split = " / ".join(f"{c.get(k, 0):.0f}" for k in ("compute", "figures", "setup", "other"))
+                split = " / ".join(f"{c.get(k, 0):.0f}" for k in ("compute", "figures", "setup", "other")) if c else "–"
                 jobs = "; ".join(f"{k} × {v['n']}, {v['seconds']:.0f}" for k, v in
                                  sorted(r.get("jobs", {}).items(), key=lambda kv: -kv[1]["seconds"]))
                 cell = r.get("slowest_cell", {})
                 first = str(cell.get("first_line", "")).replace("|", "/")
-                lines.append(f"| {r['chapter']}/{r['notebook']} | {r['seconds']:.0f} | {split} | "
-                             f"{cell.get('seconds', 0):.0f} s: `{first}` | {jobs or '–'} |")
+                slowest = f"{cell.get('seconds', 0):.0f} s: `{first}`" if cell else "–"
+                lines.append(f"| {r['chapter']}/{r['notebook']} | {r['seconds']:.0f} | {split} | {slowest} | "
+                             f"{jobs or '–'} |")
             lines.append("")
         elif d.get("kind") == "hotspots":
             lines += ["## Hot spots against their references", "",

@@ -47,3 +47,32 @@ def test_the_performance_page_shows_the_newest_results(tmp_path):
     assert "| kim2019 | 1.0 min | 25 min | 1 |" in page and "999" not in page
     assert "| kim2019/fig3_toy | 61 | 50 / 5 / 0 / 0 | 40 s: `x = f()` | train × 9, 80 |" in page
     assert "DDN 100 steps" in page and "| 0.05 | 1.61 | 0.89 |" in page and "Test CPU, 2 cores, no GPU" in page
+
+
+def test_a_build_is_profiled_from_its_terminal_output_alone(tmp_path):
+    out = tmp_path / "build.log"
+    out.write_text("plan at profile 'default': 2 model(s) to train\n"
+                   "executing 2 notebooks at profile 'default' (kernel rilib, 7200 s per cell)\n"
+                   "[1/2] kim2019/models ...\n"
+                   "  [    8s] kim2019/models: train: 2 jobs, 2 workers\n"
+                   "  [ 2m18s] kim2019/models: train: 1/2 done (mnist kim_cnn/adversarial seed 0, None) in 2m16s, "
+                   "2m18s elapsed, ~2m18s left\n"
+                   "  [ 4m16s] kim2019/models: train: 2/2 done (mnist kim_cnn/adversarial seed 0, None) in 4m13s, "
+                   "4m16s elapsed\n"
+                   "[1/2] kim2019/models: ok in 5m51s (total 5m51s)\n"
+                   "[2/2] kim2019/vaegan ...\n"
+                   "[2/2] kim2019/vaegan: ok in 12s (total 6m03s)\n")
+    rows = chapter_profile.from_runner_output(out, None)
+    assert [(r["notebook"], r["seconds"], r["profile"]) for r in rows] == [("models", 351.0, "default"),
+                                                                           ("vaegan", 12.0, "default")]
+    assert rows[0]["jobs"] == {"train": {"n": 2, "seconds": 389.0, "max": 253.0}} and rows[1]["jobs"] == {}
+    assert chapter_profile.from_runner_output(out, ["vaegan"])[0]["notebook"] == "vaegan"
+    page = runner.performance_markdown(_write(tmp_path / "results", rows))
+    assert "| kim2019/models | 351 | – | – | train × 2, 389 |" in page
+
+
+def _write(folder: Path, rows: list[dict]) -> Path:
+    folder.mkdir()
+    (folder / "cold.json").write_text(json.dumps({"kind": "chapters", "label": "cold", "rows": rows,
+                                                  "machine": {"cpu": "Test CPU", "cores": 2, "date": "2026-01-01"}}))
+    return folder
