@@ -15,6 +15,7 @@ does not build a graph, so it cannot sit inside a loss).
 from __future__ import annotations
 
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..attacks import pgd
+from ..attacks.result import frozen
 from ..gradients import input_grad
 
 __all__ = ["CrossEntropy", "DoubleBackprop", "Adversarial", "JacobianReg", "InterpretationReg"]
@@ -149,30 +151,21 @@ class InterpretationReg:
         return F.cross_entropy(logits, y) + self.lam * pen.mean(), logits
 
 
-class _frozen:
-    """Inside the block ``module``'s parameters take no gradient and its BatchNorm layers normalise with the
-    batch's statistics without updating their running averages (``track_running_stats`` off for the block): a
-    forward pass through ``module`` leaves its state exactly as it was."""
-
-    def __init__(self, module: nn.Module):
-        self.module = module
-
-    def __enter__(self):
-        self.params = [(p, p.requires_grad) for p in self.module.parameters()]
-        self.bns = [(m, m.track_running_stats) for m in self.module.modules()
-                    if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        for p, _ in self.params:
-            p.requires_grad_(False)
-        for m, _ in self.bns:
-            m.track_running_stats = False
-        return self.module
-
-    def __exit__(self, *exc):
-        for p, r in self.params:
-            p.requires_grad_(r)
-        for m, t in self.bns:
+@contextmanager
+def _frozen(module: nn.Module):
+    """Inside the block ``module``'s parameters take no gradient (:func:`rilib.attacks.result.frozen`) and its
+    BatchNorm layers normalise with the batch's statistics without updating their running averages
+    (``track_running_stats`` off for the block): a forward pass through ``module`` leaves its state exactly as it
+    was."""
+    bns = [(m, m.track_running_stats) for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m, _ in bns:
+        m.track_running_stats = False
+    try:
+        with frozen(module):
+            yield module
+    finally:
+        for m, t in bns:
             m.track_running_stats = t
-        return False
 
 
 @dataclass(frozen=True)
