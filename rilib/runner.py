@@ -23,6 +23,14 @@ a file to which :func:`rilib.parallel.map_jobs` (one line per finished job: k of
 its elapsed time, and says which cell is running when nothing was reported for a while. The executed notebooks
 get no progress bars.
 
+A notebook whose executed copy is up to date is not executed again (``--rerun`` executes it anyway): the
+executed notebook keeps, in its metadata, the :func:`execution_key` it ran under — its source, the profile, the
+logic of the whole rilib package, the claims ledger its claims box reads, the data files, the library versions and
+where the work ran — and a digest of every record and figure it wrote. When the key is the same and those outputs
+are still there unchanged, running it again could only give the same page (the numbers are seeded), so the runner
+says so and keeps it, as Jupyter Book's execution cache does for unchanged notebooks (which, unlike this key, does
+not see a change of the library). The runner prints why a notebook is executed again (what changed).
+
 Each cell may run for at most :data:`CELL_TIMEOUT` ``[profile]`` seconds (``$RILIB_CELL_TIMEOUT`` or
 ``--cell-timeout`` override it; ``0`` means no limit). Exit status is non-zero when any notebook failed; the
 message names the notebook and the cell (and, for a timeout, how to raise it).
@@ -63,7 +71,7 @@ HEARTBEAT_S = 120.0
 KERNEL = "rilib"
 REGISTER_KERNEL = f"{sys.executable} -m ipykernel install --sys-prefix --name {KERNEL} --display-name {KERNEL}"
 
-__all__ = ["discover", "execute", "build_book", "main", "NotebookRun"]
+__all__ = ["discover", "execute", "execution_key", "build_book", "main", "NotebookRun"]
 
 
 @dataclass
@@ -72,6 +80,7 @@ class NotebookRun:
     seconds: float
     ok: bool
     error: str = ""
+    reused: str = ""  # why the executed copy was kept (it was up to date); empty when the notebook was executed
 
 
 def discover(only: list[str] | None = None) -> list[Path]:
@@ -213,32 +222,180 @@ class _Progress:
         return f"cell {cell[0]} of {cell[1]} running{running} ({cell[2]})"
 
 
+#: the metadata entry of an executed notebook that holds its execution key and the digests of its outputs
+META = "rilib_execution"
+#: packages whose versions can change what a page shows (numbers, figures, the rendering of the notebook)
+PAGE_PACKAGES = ("matplotlib", "seaborn", "mlxtend", "scipy", "jupytext", "papermill", "nbformat", "ipykernel",
+                 "myst-nb")
+
+
+def _sha256(path: Path) -> str:
+    from .zoo import _sha256 as file_sha256  # the zoo's digest of a weight file, read in blocks
+
+    return file_sha256(path)
+
+
+def data_stamp() -> str:
+    """Digest of the data files every notebook may read: every file and folder below the data folder
+    (:func:`rilib.data.data_root`; the zoo cache inside it left out) and Debian's Fashion-MNIST, by name, size,
+    modification time and inode — so adding, removing or rewriting a dataset or weight file executes the pages
+    again. Computed once per process (a walk over the folders)."""
+    global _DATA_STAMP
+    if _DATA_STAMP is None:
+        import hashlib
+
+        from .cache import cache_dir
+        from .data.container import data_root
+        from .data.idx import DEBIAN_FASHION_MNIST
+
+        zoo = cache_dir().resolve()
+        items: list[tuple] = []
+        for top in (data_root(), Path(DEBIAN_FASHION_MNIST)):
+            if not top.exists():
+                items.append((str(top), None))
+                continue
+            for dirpath, dirnames, filenames in os.walk(top):
+                dirnames[:] = sorted(d for d in dirnames if (Path(dirpath) / d).resolve() != zoo)
+                for n in dirnames + sorted(filenames):
+                    try:
+                        st = (Path(dirpath) / n).stat()
+                    except OSError:
+                        continue
+                    items.append((str(Path(dirpath) / n), st.st_size, st.st_mtime_ns, st.st_ino))
+        _DATA_STAMP = hashlib.sha256(repr(items).encode()).hexdigest()
+    return _DATA_STAMP
+
+
+_DATA_STAMP: str | None = None
+
+
+def execution_key(src: Path, profile: str):
+    """The :func:`rilib.cache.key` an executed notebook of ``src`` at ``profile`` is valid under.
+
+    ``spec``: the notebook, its source (SHA-256 of the ``.py``), the profile and the claims ledger its claims box
+    reads (``book/claims.yaml``); ``data``: :func:`data_stamp`; ``code``: the logic of the whole ``rilib`` package;
+    ``versions`` (always in a key) plus :data:`PAGE_PACKAGES` and Python; ``device``: whether torch sees CUDA, and
+    the Dask scheduler the jobs go to (``$RILIB_SCHEDULER``), since numbers computed on a GPU differ in the last
+    digits from the CPU's.
+    """
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    import torch
+
+    from . import results
+    from .cache import key
+
+    def ver(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "absent"
+
+    claims = results.claims_path()
+    spec = {"notebook": f"{src.parent.name}/{src.stem}", "source": _sha256(src), "profile": profile,
+            "claims": _sha256(claims) if claims.is_file() else None}
+    return key("notebook-execution", spec=spec, data={"files": data_stamp()}, code="rilib",
+               packages={n: ver(n) for n in PAGE_PACKAGES}, python=platform.python_version(),
+               device={"cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+                       "scheduler": os.environ.get(SCHEDULER_ENV, "").strip() or None})
+
+
+def _output_dirs() -> list[Path]:
+    """Where a notebook writes besides its executed copy: its record and the figures saved next to the records."""
+    from . import results
+
+    rec = results.records_dir()
+    return [rec, rec.parent / "figures"]
+
+
+def _snapshot(dirs: list[Path]) -> dict[Path, tuple]:
+    out: dict[Path, tuple] = {}
+    for d in dirs:
+        for f in d.glob("*") if d.is_dir() else []:
+            if f.is_file():
+                st = f.stat()
+                out[f] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return out
+
+
+def _written(before: dict[Path, tuple], dirs: list[Path]) -> dict[str, str]:
+    """The files in ``dirs`` that are new or rewritten since ``before``, as ``{"<folder>/<name>": sha256}``."""
+    return {f"{f.parent.name}/{f.name}": _sha256(f) for f, st in _snapshot(dirs).items() if before.get(f) != st}
+
+
+def _differences(old: dict, new: dict) -> list[str]:
+    """What changed between two execution keys, in words."""
+    words = {"source": "its source", "profile": "the profile", "claims": "book/claims.yaml", "data": "the data files",
+             "code": "rilib's code", "versions": "library versions", "packages": "library versions",
+             "python": "the Python version", "device": "the device", "notebook": "the notebook"}
+    changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if "spec" in changed:
+        changed.remove("spec")
+        o, n = old.get("spec") or {}, new.get("spec") or {}
+        changed += [k for k in sorted(set(o) | set(n)) if o.get(k) != n.get(k)]
+    return sorted({words.get(k, k) for k in changed})
+
+
+def stale(src: Path, out_path: Path, profile: str) -> str | None:
+    """``None`` when the executed notebook ``out_path`` of ``src`` is up to date at ``profile`` (see the module
+    docstring), else why it must be executed again, in words."""
+    import nbformat
+
+    if not out_path.is_file():
+        return "not executed yet"
+    try:
+        nb = nbformat.read(out_path, as_version=4)
+    except Exception:  # noqa: BLE001 - an unreadable executed copy is simply executed again
+        return f"its executed copy {out_path} cannot be read"
+    meta = nb.metadata.get(META)
+    if not meta or "key" not in meta:
+        return "its executed copy has no execution key (executed by an older runner or failed)"
+    new = execution_key(src, profile).to_dict()
+    if meta["key"] != new:
+        return "changed since it was executed: " + ", ".join(_differences(meta["key"], new))
+    base = _output_dirs()[0].parent
+    for rel, digest in sorted(meta.get("outputs", {}).items()):
+        f = base / rel
+        if not f.is_file():
+            return f"its output {f} is missing"
+        if _sha256(f) != digest:
+            return f"its output {f} was changed since"
+    return None
+
+
 def execute(src: Path, *, profile: str, kernel: str | None = None, generated: Path = GENERATED,
-            timeout: float | None | str = "profile", progress: bool = True) -> NotebookRun:
+            timeout: float | None | str = "profile", progress: bool = True, reuse: bool = False) -> NotebookRun:
     """Convert ``src`` with jupytext and execute it with papermill into ``<generated>/notebooks``.
 
     ``timeout``: seconds per cell (``None``: no limit); by default :func:`cell_timeout` of ``profile``. With
-    ``progress``, the kernel's progress lines are printed on stdout while it runs (see the module docstring).
+    ``progress``, the kernel's progress lines are printed on stdout while it runs (see the module docstring). With
+    ``reuse``, an executed copy that is up to date (:func:`stale`) is kept and nothing runs; otherwise, and after
+    a failure, the notebook is executed.
     """
     import jupytext
     import nbformat
     import papermill as pm
 
     name = f"{src.parent.name}/{src.stem}"
+    out_path = _out_path(src, generated)
+    if reuse and stale(src, out_path, profile) is None:
+        return NotebookRun(name, 0.0, True, reused=_executed_when(out_path))
     staging = generated.parent.parent / "_build" / "papermill" / src.parent.name
     staging.mkdir(parents=True, exist_ok=True)
-    out_dir = generated / "notebooks" / src.parent.name
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     nb = jupytext.read(src)
     in_path = staging / f"{src.stem}.ipynb"
     nbformat.write(nb, in_path)
-    out_path = out_dir / f"{src.stem}.ipynb"
     if timeout == "profile":
         timeout = cell_timeout(profile)
     # OpenMP threads that spin while waiting make small torch ops ~100x slower whenever another process shares the
     # CPU (measured: 0.8 ms vs 130 ms per MLP step on 2 busy cores); passive waiting costs nothing when idle. The
     # kernel inherits this process's environment.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    ekey = execution_key(src, profile)  # before the run: a source edited while it runs is executed next time
+    dirs = _output_dirs()
+    before = _snapshot(dirs)
     t0 = time.perf_counter()
     try:
         with _Progress(name, out_path) if progress else _nothing():
@@ -247,19 +404,37 @@ def execute(src: Path, *, profile: str, kernel: str | None = None, generated: Pa
                 cwd=str(src.parent), progress_bar=False, execution_timeout=timeout, log_output=False,
                 language="python",
             )
-        _tag_for_rendering(out_path)
+        _tag_for_rendering(out_path, {"key": ekey.to_dict(), "outputs": _written(before, dirs)})
         return NotebookRun(name, time.perf_counter() - t0, True)
     except Exception as e:  # noqa: BLE001 - report every failure with its cell
         return NotebookRun(name, time.perf_counter() - t0, False, _describe_failure(e, out_path, profile, timeout))
 
 
-def _tag_for_rendering(out_path: Path) -> None:
+def _out_path(src: Path, generated: Path) -> Path:
+    """The executed copy of ``src``: ``<generated>/notebooks/<paper>/<name>.ipynb``."""
+    return generated / "notebooks" / src.parent.name / f"{src.stem}.ipynb"
+
+
+def _executed_when(out_path: Path) -> str:
+    import nbformat
+
+    try:
+        pm = nbformat.read(out_path, as_version=4).metadata.get("papermill", {})
+        return f"executed {str(pm.get('end_time', '?'))[:16].replace('T', ' ')} UTC in {duration(pm['duration'])}"
+    except Exception:  # noqa: BLE001 - only words for the terminal
+        return "executed before"
+
+
+def _tag_for_rendering(out_path: Path, execution: dict | None = None) -> None:
     """Remove the parameters cells from the rendered page (Jupyter Book's ``remove-cell`` tag): papermill's injected
     cell and the source's own ``parameters`` cell, which shows the source's default profile, not the one that ran
-    (every page states its profile in its header). The executed notebook keeps both cells."""
+    (every page states its profile in its header). The executed notebook keeps both cells. ``execution`` (its key
+    and the digests of its outputs) goes into the notebook's metadata, for :func:`stale`."""
     import nbformat
 
     nb = nbformat.read(out_path, as_version=4)
+    if execution is not None:
+        nb.metadata[META] = execution
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
@@ -459,8 +634,12 @@ def _write_report(runs: list[NotebookRun], profile: str, counts, generated: Path
 
     lines = ["# Build report", "", f"Profile: `{profile}`. Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
              f"with Python {sys.version.split()[0]} from rilib commit `{os.environ.get('RILIB_BUILD_COMMIT') or build_commit()}`.", "", "| notebook | status | seconds |", "|---|---|---|"]
-    lines += [f"| `{r.name}` | {'ok' if r.ok else 'FAILED: ' + r.error.replace('|', '/')} | {r.seconds:.1f} |"
-              for r in runs]
+    def status(r: NotebookRun) -> str:
+        if r.reused:
+            return f"up to date, kept ({r.reused})"
+        return "ok" if r.ok else "FAILED: " + r.error.replace("|", "/")
+
+    lines += [f"| `{r.name}` | {status(r)} | {r.seconds:.1f} |" for r in runs]
     lines += [f"| **total** | | {sum(r.seconds for r in runs):.1f} |", "", "Ledger verdicts:", "",
               *results.counts_table(counts)]
     generated.mkdir(parents=True, exist_ok=True)
@@ -588,6 +767,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="default", choices=PROFILE_NAMES)
     ap.add_argument("--only", nargs="*", help="substrings of '<paper>/<notebook>' to run")
     ap.add_argument("--no-book", action="store_true", help="execute and write the ledger, skip jupyter-book")
+    ap.add_argument("--rerun", action="store_true",
+                    help="execute every chosen notebook, also those whose executed copy is up to date (same source, "
+                         "profile, rilib code, data and library versions)")
     ap.add_argument("--book-only", action="store_true", help="render what was executed before")
     ap.add_argument("--strict", action="store_true", help="jupyter-book -W -n (warnings are errors)")
     ap.add_argument("--cell-timeout", metavar="SECONDS",
@@ -640,7 +822,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"executing {len(srcs)} notebooks at profile {args.profile!r} (kernel {kernel}, {limit})", flush=True)
         for k, src in enumerate(srcs, 1):
             label = f"{src.parent.name}/{src.stem}"
-            print(f"[{k}/{len(srcs)}] {label} ...", flush=True)
+            why = "--rerun" if args.rerun else stale(src, _out_path(src, generated), args.profile)
+            if why is None:
+                runs.append(NotebookRun(label, 0.0, True, reused=_executed_when(_out_path(src, generated))))
+                print(f"[{k}/{len(srcs)}] {label}: up to date ({runs[-1].reused}), kept; --rerun executes it",
+                      flush=True)
+                continue
+            print(f"[{k}/{len(srcs)}] {label} ... ({why})", flush=True)
             run = execute(src, profile=args.profile, kernel=kernel, generated=generated, timeout=timeout)
             runs.append(run)
             status = "ok" if run.ok else "FAILED"
@@ -651,7 +839,7 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr, flush=True)
         print("\n  notebook                                   status    seconds")
         for r in runs:
-            print(f"  {r.name:<42} {'ok' if r.ok else 'FAILED':<8} {r.seconds:8.1f}")
+            print(f"  {r.name:<42} {'kept' if r.reused else 'ok' if r.ok else 'FAILED':<8} {r.seconds:8.1f}")
         print(f"  {'total':<42} {'':<8} {sum(r.seconds for r in runs):8.1f}")
     from .profiles import table_markdown
 

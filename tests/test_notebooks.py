@@ -67,12 +67,101 @@ def test_same_command_twice_gives_same_numbers(ci_book, tmp_path, monkeypatch):
     assert after == before
 
 
-def test_a_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch):
+def _demo(tmp_path, monkeypatch, name: str, text: str):
+    """A notebook source ``nbs/demo/<name>.py`` under ``tmp_path``, its records in ``tmp_path``'s book."""
     paper = tmp_path / "nbs" / "demo"
-    paper.mkdir(parents=True)
-    src = paper / "broken.py"
-    src.write_text('# %% tags=["parameters"]\nprofile = "default"\n\n# %%\nx = 1\n\n# %%\nraise RuntimeError("boom")\n')
-    monkeypatch.setenv("RILIB_RECORDS", str(tmp_path / "rec"))
+    paper.mkdir(parents=True, exist_ok=True)
+    src = paper / f"{name}.py"
+    src.write_text(text)
+    monkeypatch.setenv("RILIB_RECORDS", str(tmp_path / "book" / "generated" / "records"))
+    return src
+
+
+BROKEN = '# %% tags=["parameters"]\nprofile = "default"\n\n# %%\nx = 1\n\n# %%\nraise RuntimeError("boom")\n'
+
+
+def test_a_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch):
+    src = _demo(tmp_path, monkeypatch, "broken", BROKEN)
     run = runner.execute(src, profile="ci", generated=tmp_path / "book" / "generated")
     assert not run.ok and run.name == "demo/broken"
     assert "RuntimeError" in run.error and "boom" in run.error and "cell [" in run.error
+
+
+TINY = '''# %% tags=["parameters"]
+profile = "default"
+
+# %%
+import matplotlib.pyplot as plt
+
+from rilib import plotting
+from rilib.results import Recorder
+
+rec = Recorder("demo/tiny", profile=profile)
+rec("x", 1.5)
+fig, ax = plt.subplots()
+ax.plot([0, 1], [0, 1])
+plotting.save(fig, "demo_tiny")
+'''
+
+
+def test_an_up_to_date_notebook_is_kept_and_every_change_executes_it_again(tmp_path, monkeypatch):
+    """The runner keeps an executed notebook only while its execution key and its outputs are unchanged."""
+    src = _demo(tmp_path, monkeypatch, "tiny", TINY)
+    records = tmp_path / "book" / "generated" / "records"
+    gen = tmp_path / "book" / "generated"
+    out = gen / "notebooks" / "demo" / "tiny.ipynb"
+    assert runner.stale(src, out, "ci") == "not executed yet"
+
+    first = runner.execute(src, profile="ci", generated=gen)
+    assert first.ok and not first.reused, first.error
+    meta = nbformat.read(out, as_version=4).metadata[runner.META]
+    assert set(meta["outputs"]) == {"records/demo__tiny.json", "figures/demo_tiny.png"}
+    assert meta["key"]["spec"]["profile"] == "ci" and meta["key"]["kind"] == "notebook-execution"
+    assert runner.stale(src, out, "ci") is None
+    executed = out.read_bytes()
+    again = runner.execute(src, profile="ci", generated=gen, reuse=True)
+    assert again.ok and again.reused and again.seconds == 0.0
+    assert out.read_bytes() == executed  # kept as it was
+
+    assert "the profile" in runner.stale(src, out, "default")
+    # an output changed or gone: executed again
+    rec = records / "demo__tiny.json"
+    rec.write_text(rec.read_text() + " ")
+    assert "was changed since" in runner.stale(src, out, "ci")
+    third = runner.execute(src, profile="ci", generated=gen, reuse=True)
+    assert third.ok and not third.reused
+    assert runner.stale(src, out, "ci") is None
+    (gen / "figures" / "demo_tiny.png").unlink()
+    assert "missing" in runner.stale(src, out, "ci")
+    # the source edited: executed again
+    src.write_text(TINY.replace("1.5", "2.5"))
+    assert runner.stale(src, out, "ci") == "changed since it was executed: its source"
+
+
+def test_a_failed_notebook_is_never_kept(tmp_path, monkeypatch):
+    src = _demo(tmp_path, monkeypatch, "broken", BROKEN)
+    gen = tmp_path / "book" / "generated"
+    assert not runner.execute(src, profile="ci", generated=gen, reuse=True).ok
+    assert "no execution key" in runner.stale(src, gen / "notebooks" / "demo" / "broken.ipynb", "ci")
+    assert not runner.execute(src, profile="ci", generated=gen, reuse=True).reused
+
+
+def test_data_stamp_sees_the_data_files_but_not_the_zoo(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    (data / "zoo").mkdir(parents=True)
+    monkeypatch.setenv("RILIB_DATA", str(data))
+    monkeypatch.setenv("RILIB_CACHE", str(data / "zoo"))
+
+    def stamp() -> str:
+        monkeypatch.setattr(runner, "_DATA_STAMP", None)
+        return runner.data_stamp()
+
+    empty = stamp()
+    (data / "zoo" / "model.pt").write_bytes(b"weights")
+    assert stamp() == empty  # trained models are keyed results, not data
+    (data / "mnist").mkdir()
+    (data / "mnist" / "train-images-idx3-ubyte").write_bytes(b"\0" * 16)
+    with_mnist = stamp()
+    assert with_mnist != empty
+    (data / "mnist" / "train-images-idx3-ubyte").write_bytes(b"\0" * 32)
+    assert stamp() != with_mnist
