@@ -237,25 +237,27 @@ def _sha256(path: Path) -> str:
 
 def data_stamp() -> str:
     """Digest of the data files every notebook may read: every file and folder below the data folder
-    (:func:`rilib.data.data_root`; the zoo cache inside it left out) and Debian's Fashion-MNIST, by name, size,
-    modification time and inode — so adding, removing or rewriting a dataset or weight file executes the pages
-    again. Computed once per process (a walk over the folders)."""
+    (:func:`rilib.data.data_root`; the zoo cache — ``$RILIB_CACHE`` and a checkout's ``data/zoo`` — left out: its
+    entries are results under their own keys) and Debian's Fashion-MNIST, by name, size, modification time and
+    inode — so adding, removing or rewriting a dataset or weight file executes the pages again. Computed once per
+    process (a walk over the folders)."""
     global _DATA_STAMP
     if _DATA_STAMP is None:
         import hashlib
 
-        from .cache import cache_dir
+        from .cache import _checkout_root, cache_dir
         from .data.container import data_root
         from .data.idx import DEBIAN_FASHION_MNIST
 
-        zoo = cache_dir().resolve()
+        checkout = _checkout_root()
+        zoo = {cache_dir().resolve(), *([(checkout / "data" / "zoo").resolve()] if checkout else [])}
         items: list[tuple] = []
         for top in (data_root(), Path(DEBIAN_FASHION_MNIST)):
             if not top.exists():
                 items.append((str(top), None))
                 continue
             for dirpath, dirnames, filenames in os.walk(top):
-                dirnames[:] = sorted(d for d in dirnames if (Path(dirpath) / d).resolve() != zoo)
+                dirnames[:] = sorted(d for d in dirnames if (Path(dirpath) / d).resolve() not in zoo)
                 for n in dirnames + sorted(filenames):
                     try:
                         st = (Path(dirpath) / n).stat()
