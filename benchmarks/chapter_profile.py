@@ -115,6 +115,7 @@ def profile(root: Path, only: list[str] | None) -> list[dict]:
 
 
 RUN_OK = re.compile(r"^\[\d+/\d+\] (?P<nb>[\w-]+/[\w-]+): ok in (?P<took>[0-9hms]+)")
+RUN_KEPT = re.compile(r"^\[\d+/\d+\] (?P<nb>[\w-]+/[\w-]+): up to date \(")
 RUN_LINE = re.compile(r"^\s*\[\s*[0-9hms]+\] (?P<nb>[\w-]+/[\w-]+): (?P<text>.*)$")
 RUN_PROFILE = re.compile(r"^executing \d+ notebooks at profile '(?P<profile>\w+)'")
 
@@ -122,15 +123,20 @@ RUN_PROFILE = re.compile(r"^executing \d+ notebooks at profile '(?P<profile>\w+)
 def from_runner_output(path: Path, only: list[str] | None) -> list[dict]:
     """The same rows from a build's terminal output alone (``make book > build.log``), for a build whose executed
     notebooks are gone (e.g. overwritten by a later build): each notebook's wall time as the runner printed it and
-    its job time by kind; no split by cells."""
+    its job time by kind; no split by cells. A notebook the runner kept (its executed copy up to date) counts 0 s,
+    marked ``kept``."""
     texts: dict[str, list[str]] = defaultdict(list)
     wall: dict[str, float] = {}
+    kept: set[str] = set()
     prof = None
     for line in path.read_text(errors="replace").splitlines():
         if (m := RUN_PROFILE.match(line)):
             prof = m["profile"]
         elif (m := RUN_OK.match(line)):
             wall[m["nb"]] = seconds(m["took"])
+        elif (m := RUN_KEPT.match(line)):
+            wall[m["nb"]] = 0.0
+            kept.add(m["nb"])
         elif (m := RUN_LINE.match(line)):
             texts[m["nb"]].append(m["text"])
     rows = []
@@ -141,7 +147,8 @@ def from_runner_output(path: Path, only: list[str] | None) -> list[dict]:
         rows.append({"chapter": paper, "notebook": name, "profile": prof, "seconds": sec, "cells": {},
                      "slowest_cell": {}, "jobs": {k: {"n": v["n"], "seconds": round(v["seconds"], 1),
                                                       "max": round(v["max"], 1)}
-                                                  for k, v in job_times(texts[nb]).items()}})
+                                                  for k, v in job_times(texts[nb]).items()},
+                     **({"kept": True} if nb in kept else {})})
     return rows
 
 
@@ -160,7 +167,8 @@ def main() -> None:
     if args.runner_output:
         rows = from_runner_output(args.runner_output, args.only)
         if not rows:
-            raise SystemExit(f"no finished notebook ('[k/n] paper/name: ok in …') in {args.runner_output}")
+            raise SystemExit(f"no finished or kept notebook ('[k/n] paper/name: ok in …' or '… up to date') in "
+                             f"{args.runner_output}")
     else:
         rows = profile(args.root.resolve(), args.only)
     if not rows:

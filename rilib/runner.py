@@ -555,7 +555,8 @@ def performance_markdown(results_dir: Path) -> str:
                       "time in all (s) |", "|---|---|---|---|---|"]
             for r in rows:
                 c = r.get("cells", {})
-                split = " / ".join(f"{c.get(k, 0):.0f}" for k in ("compute", "figures", "setup", "other")) if c else "–"
+                split = " / ".join(f"{c.get(k, 0):.0f}" for k in ("compute", "figures", "setup", "other")) if c else (
+                    "kept: up to date, not executed" if r.get("kept") else "–")
                 jobs = "; ".join(f"{k} × {v['n']}, {v['seconds']:.0f}" for k, v in
                                  sorted(r.get("jobs", {}).items(), key=lambda kv: -kv[1]["seconds"]))
                 cell = r.get("slowest_cell", {})

@@ -71,6 +71,20 @@ def test_a_build_is_profiled_from_its_terminal_output_alone(tmp_path):
     assert "| kim2019/models | 351 | – | – | train × 2, 389 |" in page
 
 
+def test_a_warm_build_profiles_its_kept_notebooks_as_zero(tmp_path):
+    out = tmp_path / "warm.log"
+    out.write_text("executing 2 notebooks at profile 'default' (kernel rilib, 7200 s per cell)\n"
+                   "[1/2] kim2019/models: up to date (executed 2026-12-06 13:00 UTC in 5m51s), kept; --rerun executes it\n"
+                   "[2/2] kim2019/vaegan ... (changed since it was executed: its source)\n"
+                   "[2/2] kim2019/vaegan: ok in 12s (total 12s)\n")
+    rows = chapter_profile.from_runner_output(out, None)
+    assert [(r["notebook"], r["seconds"], r.get("kept")) for r in rows] == [("models", 0.0, True),
+                                                                            ("vaegan", 12.0, None)]
+    page = runner.performance_markdown(_write(tmp_path / "results", rows))
+    assert "| kim2019/models | 0 | kept: up to date, not executed | – | – |" in page
+    assert "| kim2019/vaegan | 12 | – | – | – |" in page
+
+
 def _write(folder: Path, rows: list[dict]) -> Path:
     folder.mkdir()
     (folder / "cold.json").write_text(json.dumps({"kind": "chapters", "label": "cold", "rows": rows,
