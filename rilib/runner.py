@@ -236,10 +236,12 @@ def _sha256(path: Path) -> str:
 
 
 def data_stamp() -> str:
-    """Digest of the data files every notebook may read: every file and folder below the data folder
+    """Digest of the data files every notebook may read: every file below the data folder
     (:func:`rilib.data.data_root`; the zoo cache — ``$RILIB_CACHE`` and a checkout's ``data/zoo`` — left out: its
-    entries are results under their own keys) and Debian's Fashion-MNIST, by name, size, modification time and
-    inode — so adding, removing or rewriting a dataset or weight file executes the pages again. Computed once per
+    entries are results under their own keys) and below Debian's Fashion-MNIST, by path within its folder and size,
+    and by content (files up to :data:`SMALL_FILE` bytes) or modification time (larger ones: datasets, weights) — so
+    adding, removing or rewriting a dataset or weight file executes the pages again, while the same files in
+    another checkout or on another machine (CI restoring the executed pages) give the same stamp. Computed once per
     process (a walk over the folders)."""
     global _DATA_STAMP
     if _DATA_STAMP is None:
@@ -252,22 +254,26 @@ def data_stamp() -> str:
         checkout = _checkout_root()
         zoo = {cache_dir().resolve(), *([(checkout / "data" / "zoo").resolve()] if checkout else [])}
         items: list[tuple] = []
-        for top in (data_root(), Path(DEBIAN_FASHION_MNIST)):
+        for label, top in (("data", data_root()), ("debian fashion-mnist", Path(DEBIAN_FASHION_MNIST))):
             if not top.exists():
-                items.append((str(top), None))
+                items.append((label, None))
                 continue
             for dirpath, dirnames, filenames in os.walk(top):
                 dirnames[:] = sorted(d for d in dirnames if (Path(dirpath) / d).resolve() not in zoo)
-                for n in dirnames + sorted(filenames):
+                for n in sorted(filenames):
+                    f = Path(dirpath) / n
                     try:
-                        st = (Path(dirpath) / n).stat()
+                        st = f.stat()
+                        what = _sha256(f) if st.st_size <= SMALL_FILE else st.st_mtime_ns
                     except OSError:
                         continue
-                    items.append((str(Path(dirpath) / n), st.st_size, st.st_mtime_ns, st.st_ino))
+                    items.append((label, f.relative_to(top).as_posix(), st.st_size, what))
         _DATA_STAMP = hashlib.sha256(repr(items).encode()).hexdigest()
     return _DATA_STAMP
 
 
+#: data files up to this size enter :func:`data_stamp` by content, larger ones by modification time
+SMALL_FILE = 1 << 20
 _DATA_STAMP: str | None = None
 
 

@@ -163,5 +163,13 @@ def test_data_stamp_sees_the_data_files_but_not_the_zoo(tmp_path, monkeypatch):
     (data / "mnist" / "train-images-idx3-ubyte").write_bytes(b"\0" * 16)
     with_mnist = stamp()
     assert with_mnist != empty
-    (data / "mnist" / "train-images-idx3-ubyte").write_bytes(b"\0" * 32)
+    (data / "mnist" / "train-images-idx3-ubyte").write_bytes(b"\1" * 16)  # same size, new content
     assert stamp() != with_mnist
+    rewritten = stamp()
+    # the same files elsewhere (another checkout, CI) give the same stamp
+    import shutil
+
+    shutil.copytree(data, tmp_path / "elsewhere")
+    monkeypatch.setenv("RILIB_DATA", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("RILIB_CACHE", str(tmp_path / "elsewhere" / "zoo"))
+    assert stamp() == rewritten
