@@ -45,6 +45,16 @@ def seconds(text: str) -> float:
     return total
 
 
+def cell_kind(src: str) -> str:
+    """``setup``, ``compute``, ``figures`` or ``other`` (see the module docstring). A cell that starts with the
+    imports is *setup* unless the code after its imports computes (a page that prepares its jobs in its first cell)."""
+    code = [ln.strip() for ln in src.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    if code and code[0].startswith(("import ", "from ")):
+        rest = "\n".join(ln for ln in code if not ln.startswith(("import ", "from ")))
+        return "compute" if COMPUTES.search(rest) else "setup"  # setup: the imports; also the header, the recorder
+    return "compute" if COMPUTES.search(src) else ("figures" if DRAWS.search(src) else "other")
+
+
 def cells(nb_path: Path) -> list[dict]:
     nb = json.loads(nb_path.read_text())
     out = []
@@ -56,11 +66,7 @@ def cells(nb_path: Path) -> list[dict]:
                 "tags", []):
             continue
         d = float(c.get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
-        code = [ln.strip() for ln in src.splitlines() if ln.strip() and not ln.strip().startswith("#")]
-        if code and code[0].startswith(("import ", "from ")):
-            kind = "setup"  # the imports cell (it also opens the page: header, recorder)
-        else:
-            kind = "compute" if COMPUTES.search(src) else ("figures" if DRAWS.search(src) else "other")
+        kind = cell_kind(src)
         first = next((ln.strip() for ln in src.splitlines() if ln.strip() and not ln.strip().startswith("#")), "")
         out.append({"seconds": d, "kind": kind, "first_line": first[:80]})
     return out
@@ -186,7 +192,8 @@ def main() -> None:
             for desc, j in sorted(r["jobs"].items(), key=lambda kv: -kv[1]["seconds"]):
                 print(f"      job {desc:<50} {j['n']:4d} × , {j['seconds']:8.1f} s in all, longest {j['max']:.0f} s")
     if args.out:
-        write_results(args.out, {"kind": "chapters", "label": args.label, "note": args.note}, rows)
+        write_results(args.out, {"kind": "chapters", "label": args.label, "note": args.note}, rows,
+                      checkout=args.root.resolve())  # the commit of the build read, not of this script
 
 
 if __name__ == "__main__":

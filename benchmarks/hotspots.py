@@ -38,7 +38,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def machine() -> dict:
+def machine(checkout: Path = HERE) -> dict:
+    """This machine, and the commit of ``checkout`` (the build that was measured)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -49,7 +50,7 @@ def machine() -> dict:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True,
                                 timeout=10).stdout.strip() or "unknown"
     except OSError:
         commit = "unknown"
@@ -58,10 +59,10 @@ def machine() -> dict:
             "date": time.strftime("%Y-%m-%d", time.gmtime())}
 
 
-def write_results(path: Path, head: dict, rows: list[dict]) -> None:
-    """``head`` + this machine + ``rows`` as the JSON the Performance page reads."""
+def write_results(path: Path, head: dict, rows: list[dict], *, checkout: Path = HERE) -> None:
+    """``head`` + this machine (with the commit of ``checkout``) + ``rows`` as the JSON the Performance page reads."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**head, "machine": machine(), "rows": rows}, indent=1) + "\n")
+    path.write_text(json.dumps({**head, "machine": machine(checkout), "rows": rows}, indent=1) + "\n")
     print(f"wrote {path}")
 
 

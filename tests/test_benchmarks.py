@@ -90,3 +90,12 @@ def _write(folder: Path, rows: list[dict]) -> Path:
     (folder / "cold.json").write_text(json.dumps({"kind": "chapters", "label": "cold", "rows": rows,
                                                   "machine": {"cpu": "Test CPU", "cores": 2, "date": "2026-01-01"}}))
     return folder
+
+
+def test_cells_are_split_by_what_they_do():
+    assert chapter_profile.cell_kind("import numpy as np\nfrom rilib.train import fit\nplotting.setup()") == "setup"
+    assert chapter_profile.cell_kind("import numpy as np\nfrom rilib import plotting\n\njobs.prepare(profile)\n"
+                                     "r = jobs.randomisation(profile)") == "compute"
+    assert chapter_profile.cell_kind("fig, ax = plt.subplots()\nax.plot(x)") == "figures"
+    assert chapter_profile.cell_kind("m = zoo.get(spec)") == "compute"
+    assert chapter_profile.cell_kind("rec('x', 1.0)") == "other"
