@@ -601,7 +601,8 @@ def build_stamp(generated: Path) -> str:
     which = ", ".join(f"<code>{p}</code>" for p in sorted(profiles_run)) or "none recorded"
     commit = os.environ.get("RILIB_BUILD_COMMIT") or build_commit()
     return (f"Built from rilib commit <code>{commit}</code>; notebooks executed at profile {which}; "
-            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.")
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. A page kept from an earlier run (its source, "
+            f"rilib's logic, data and versions unchanged) names the commit it was executed at in its claims box.")
 
 
 _STAMP_CLASS = "rilib-build-stamp"
