@@ -45,10 +45,15 @@ def seconds(text: str) -> float:
     return total
 
 
+def _code_lines(src: str) -> list[str]:
+    """The cell's lines without blank and comment-only lines, stripped."""
+    return [ln.strip() for ln in src.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+
+
 def cell_kind(src: str) -> str:
     """``setup``, ``compute``, ``figures`` or ``other`` (see the module docstring). A cell that starts with the
     imports is *setup* unless the code after its imports computes (a page that prepares its jobs in its first cell)."""
-    code = [ln.strip() for ln in src.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    code = _code_lines(src)
     if code and code[0].startswith(("import ", "from ")):
         rest = "\n".join(ln for ln in code if not ln.startswith(("import ", "from ")))
         return "compute" if COMPUTES.search(rest) else "setup"  # setup: the imports; also the header, the recorder
@@ -66,9 +71,8 @@ def cells(nb_path: Path) -> list[dict]:
                 "tags", []):
             continue
         d = float(c.get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
-        kind = cell_kind(src)
-        first = next((ln.strip() for ln in src.splitlines() if ln.strip() and not ln.strip().startswith("#")), "")
-        out.append({"seconds": d, "kind": kind, "first_line": first[:80]})
+        first = next(iter(_code_lines(src)), "")
+        out.append({"seconds": d, "kind": cell_kind(src), "first_line": first[:80]})
     return out
 
 

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .cache import atomic_write
+from .cache import Key, atomic_write
 from .parallel import PROGRESS_ENV, SCHEDULER_ENV, duration
 from .profiles import PROFILE_NAMES
 
@@ -277,7 +277,7 @@ SMALL_FILE = 1 << 20
 _DATA_STAMP: str | None = None
 
 
-def execution_key(src: Path, profile: str):
+def execution_key(src: Path, profile: str) -> Key:
     """The :func:`rilib.cache.key` an executed notebook of ``src`` at ``profile`` is valid under.
 
     ``spec``: the notebook, its source (SHA-256 of the ``.py``), the profile and the claims ledger its claims box
@@ -832,9 +832,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"executing {len(srcs)} notebooks at profile {args.profile!r} (kernel {kernel}, {limit})", flush=True)
         for k, src in enumerate(srcs, 1):
             label = f"{src.parent.name}/{src.stem}"
-            why = "--rerun" if args.rerun else stale(src, _out_path(src, generated), args.profile)
+            out = _out_path(src, generated)
+            why = "--rerun" if args.rerun else stale(src, out, args.profile)
             if why is None:
-                runs.append(NotebookRun(label, 0.0, True, reused=_executed_when(_out_path(src, generated))))
+                runs.append(NotebookRun(label, 0.0, True, reused=_executed_when(out)))
                 print(f"[{k}/{len(srcs)}] {label}: up to date ({runs[-1].reused}), kept; --rerun executes it",
                       flush=True)
                 continue

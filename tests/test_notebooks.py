@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import nbformat
 import pytest
@@ -167,8 +168,6 @@ def test_data_stamp_sees_the_data_files_but_not_the_zoo(tmp_path, monkeypatch):
     assert stamp() != with_mnist
     rewritten = stamp()
     # the same files elsewhere (another checkout, CI) give the same stamp
-    import shutil
-
     shutil.copytree(data, tmp_path / "elsewhere")
     monkeypatch.setenv("RILIB_DATA", str(tmp_path / "elsewhere"))
     monkeypatch.setenv("RILIB_CACHE", str(tmp_path / "elsewhere" / "zoo"))
