@@ -10,10 +10,10 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from rilib import attribution, cache, train, zoo
+from rilib import attribution, cache, profiles, train, zoo
 from rilib.evaluation import (Interval, normal_interval, proportion_interval, ratio_interval, t_interval,
                               welch_interval)
-from rilib.papers.noack2021 import claims, cohort, targets
+from rilib.papers.noack2021 import build, claims, cohort, targets
 
 
 class Linear(nn.Module):
@@ -219,6 +219,26 @@ def test_foreground_share_and_paired_statistics():
     assert s["diff"].estimate == pytest.approx((0.3 - 0.05 + 0.3) / 3)
 
 
+def test_pgd_skips_misclassified_points_and_matches_attacking_all_and_one_at_a_time():
+    from rilib import attacks
+    from rilib.papers.noack2021 import jobs
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()
+    x = torch.rand(40, 1, 4, 4)
+    y = torch.randint(0, 3, (40,))
+    clean = model(x).argmax(1) == y
+    assert 0 < int(clean.sum()) < 40  # some points misclassified: they are skipped
+    got = jobs._pgd(model, x, y, 0.3, "ci", "cpu")
+    P = profiles.get("ci").noack
+    every = attacks.attack(model, x, y, method="pgd", bounds=(0.0, 1.0), epsilons=0.3, steps=P.attack_steps,
+                           abs_stepsize=P.attack_step, random_start=True, seed=0)
+    assert np.array_equal(got, (clean & ~every.success).numpy())
+    one = np.concatenate([jobs._pgd(model, x[i:i + 1], y[i:i + 1], 0.3, "ci", "cpu") for i in range(40)])
+    assert np.array_equal(got, one)
+    assert 0 < got.sum() < clean.sum()  # the case is not trivial: some points survive, some are fooled
+
+
 def test_masking_verdicts():
     ok = claims.masking_verdicts([0.9, 0.6, 0.3, 0.02], fmn_acc=0.28, pgd_acc_same_points=0.30)
     assert ok["passed"] and ok["fmn_gap"] == pytest.approx(0.02)
@@ -226,6 +246,52 @@ def test_masking_verdicts():
     assert not claims.masking_verdicts([0.9, 0.6, 0.3, 0.2], 0.3, 0.3)["vanishes"]
     gap = claims.masking_verdicts([0.9, 0.6, 0.3, 0.0], fmn_acc=0.1, pgd_acc_same_points=0.3)
     assert not gap["minimal_agrees"] and not gap["passed"]
+
+
+# ------------------------------------------------------------------------------------- calibration by bisection
+def _search(grid, loss, reference):
+    """Run :func:`build.bisect_nearest` to the end, "training" (reading ``loss``) what it asks for."""
+    losses, trained = {}, []
+    while True:
+        chosen, need, read = build.bisect_nearest(grid, losses, reference)
+        if chosen is not None:
+            assert not need and set(read) <= set(losses)
+            return chosen, trained, read
+        assert need, "the search waits although the reference is known"
+        for k in need:
+            losses[k] = loss(k)
+            trained.append(k)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8])
+def test_bisection_chooses_the_full_grids_nearest_value_on_a_monotone_loss(n):
+    rng = np.random.default_rng(n)
+    for _ in range(200):
+        grid = sorted(rng.choice([0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0], n, replace=False))
+        vals = np.sort(rng.uniform(0, 2, n))  # a loss non-decreasing in λ
+        loss = dict(zip(grid, vals)).__getitem__
+        ref = float(rng.uniform(-0.5, 2.5))
+        chosen, trained, read = _search(grid, loss, ref)
+        assert chosen == build.nearest(dict(zip(grid, vals)), ref)
+        assert len(trained) == len(set(trained)) <= (math.ceil(math.log2(n)) + 1 if n > 1 else 1)
+        assert read == sorted(trained)
+
+
+def test_bisection_of_three_trains_the_middle_then_the_side_of_the_reference():
+    grid, loss = [0.01, 0.03, 0.1], {0.01: 0.20, 0.03: 0.30, 0.1: 0.50}.__getitem__
+    assert build.bisect_nearest(grid, {}, None) == (None, [0.03], [])  # before the reference: the middle only
+    assert build.bisect_nearest(grid, {0.03: 0.30}, None) == (None, [], [0.03])  # then wait for the reference
+    assert _search(grid, loss, 0.26)[:2] == (0.03, [0.03, 0.01])  # 0.26 < 0.30: the smaller side; 0.03 nearer
+    assert _search(grid, loss, 0.23)[:2] == (0.01, [0.03, 0.01])
+    assert _search(grid, loss, 0.45)[:2] == (0.1, [0.03, 0.1])
+    assert _search(grid, loss, 0.30)[:2] == (0.03, [0.03, 0.01])  # on the middle: it is chosen
+    # a cached value off the search's path is neither read nor allowed to change the choice
+    assert build.bisect_nearest(grid, {0.01: 0.26, 0.03: 0.30, 0.1: 0.50}, 0.45) == (0.1, [], [0.03, 0.1])
+    # the table lists every grid value, the untrained one as such
+    rows = build._rows({0.03: 0.30, 0.1: 0.50}, 0.45, "λ_J", 0.1, grid=grid)
+    assert [r["trained"] for r in rows] == [False, True, True] and math.isnan(rows[0]["final training loss"])
+    assert [r["chosen"] for r in rows] == [False, False, True]
+    assert rows[2]["|Δ| to the reference"] == pytest.approx(0.05)
 
 
 # --------------------------------------------------------------------------------------------- zoo extras, specs

@@ -28,6 +28,9 @@
 # 2. **IR's λ**: the grid value whose final training loss is nearest the seed-0 adversarially trained net's;
 # 3. **λ_J**: as on MNIST, the grid value whose final training loss is nearest the chosen IR net's.
 #
+# Both λ grids are searched by bisection, as on MNIST (Table 1's page says why that finds the same value as training
+# the whole grid): 2 of their 3 values are trained, and the tables mark the one that was not.
+#
 # The paper profile runs the same substitute (the paper's CIFAR net and data would need the user's CIFAR-10 files
 # and are not wired in this chapter yet).
 

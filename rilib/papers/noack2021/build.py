@@ -26,7 +26,7 @@ from . import cohort as _cohort
 from . import jobs as _jobs
 from . import targets as _targets
 
-__all__ = ["final_loss", "nearest", "chapter", "table1_models", "table2_models", "teachers", "seed_values",
+__all__ = ["final_loss", "nearest", "bisect_nearest", "chapter", "table1_models", "table2_models", "teachers", "seed_values",
            "masking_table"]
 
 MNIST, SUB = "mnist", "fashion-mnist"
@@ -40,6 +40,40 @@ def final_loss(spec: zoo.ModelSpec) -> float:
 def nearest(values: dict[float, float], reference: float) -> float:
     """The key whose value is nearest ``reference`` (the smaller key on a tie)."""
     return min(sorted(values), key=lambda k: abs(values[k] - reference))
+
+
+def bisect_nearest(grid, losses: dict[float, float], reference: float | None
+                   ) -> tuple[float | None, list[float], list[float]]:
+    """One step of the search for the grid value whose final training loss is nearest ``reference`` (the paper's
+    rule, Sec 4.2), by bisection on a loss that does not decrease with λ.
+
+    ``losses`` holds the grid values trained so far; ``reference`` is None while the reference net is not trained.
+    Returns ``(chosen, [], read)`` once decided, else ``(None, the grid values to train next, read)`` (none: wait
+    for the reference); ``read``: the grid values whose losses the search has read so far (others in ``losses``
+    are ignored, so the choice does not depend on what else is cached). With a loss non-decreasing in λ — the minimum of CE + λ·R over the weights is, for R ≥ 0 — a grid
+    value beyond one whose loss already lies on the far side of the reference is farther from it, so the choice is
+    :func:`nearest` over the whole grid while ⌈log₂ n⌉ + 1 of its n values are trained (2 of 3, 3 of 5). Where two
+    values are equally near, the full grid's rule takes the smaller and this search the one it kept."""
+    keys = sorted(float(g) for g in grid)
+    lo, hi = 0, len(keys) - 1
+    read: list[float] = []
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if keys[mid] not in losses:
+            return None, [keys[mid]], read
+        read.append(keys[mid])
+        if reference is None:
+            return None, [], read
+        if losses[keys[mid]] >= reference:
+            hi = mid
+        else:
+            lo = mid
+    ends = keys[lo:hi + 1]
+    need = [k for k in ends if k not in losses]
+    read = sorted(set(read) | {k for k in ends if k in losses})
+    if need or reference is None:
+        return None, need, read
+    return nearest({k: losses[k] for k in ends}, reference), [], read
 
 
 def seed_values(per_seed: list[dict[str, np.ndarray]], name: str) -> np.ndarray:
@@ -114,6 +148,18 @@ class _Plan:
     def models(self, specs: list[zoo.ModelSpec], urgent: bool = False) -> bool:
         return all([self.model(s, urgent) for s in specs])  # a list: every missing one is listed
 
+    def calibrate(self, grid: dict[float, zoo.ModelSpec], reference: float | None, name: str
+                  ) -> tuple[float | None, list[dict[str, Any]]]:
+        """The grid value (λ -> its seed-0 net) whose final training loss is nearest ``reference`` (None while the
+        reference net is not trained), by :func:`bisect_nearest`; lists the trainings the search needs next (on
+        the way to a choice: urgent). Returns the choice (None until made) and the table of the grid."""
+        losses = {lam: self.final_loss(s) for lam, s in grid.items() if self.cached(s)}
+        chosen, need, read = bisect_nearest(grid, losses, reference)
+        for lam in need:
+            self.model(grid[lam], urgent=True)
+        return chosen, ([] if chosen is None else _rows({k: losses[k] for k in read}, reference, name, chosen,
+                                                        grid=grid))
+
     def targets(self, dataset: str, teacher: zoo.ModelSpec, teacher_name: str, eps: float | None,
                 permute: bool) -> bool:
         """Whether these IR targets are cached; else list their computation once the teacher (and, for permuted
@@ -153,9 +199,13 @@ def _m(ds: str, regime: str, seed: int, profile: str, **kw) -> zoo.ModelSpec:
     return _cohort.spec(_cohort.NoackModel(ds, regime, seed, **kw), profile)
 
 
-def _rows(losses: dict[float, float], ref: float, name: str, chosen: float) -> list[dict[str, Any]]:
-    return [{name: k, "final training loss": v, "|Δ| to the reference": abs(v - ref), "chosen": k == chosen}
-            for k, v in losses.items()]
+def _rows(losses: dict[float, float], ref: float, name: str, chosen: float, *, grid=None) -> list[dict[str, Any]]:
+    """The calibration table: per grid value its final training loss and distance to the reference; a value of
+    ``grid`` the bisection did not need is listed as not trained."""
+    keys = sorted(float(g) for g in (losses if grid is None else grid))
+    return [{name: k, "final training loss": losses.get(k, np.nan),
+             "|Δ| to the reference": abs(losses[k] - ref) if k in losses else np.nan,
+             "trained": k in losses, "chosen": k == chosen} for k in keys]
 
 
 def _mnist(p: _Plan) -> dict[str, Any] | None:
@@ -170,7 +220,6 @@ def _mnist(p: _Plan) -> dict[str, Any] | None:
     p.models(std[:1] + adv[:1], urgent=True)  # the teachers
     p.models(std[1:] + adv[1:])
     grid = {float(lam): _m(MNIST, "jacobian", s0, profile, lam=lam) for lam in P.lam_j_grid}
-    p.models(list(grid.values()), urgent=True)
     lam1 = {"ir-r": P.lam_ir_r, "ir-r-perm": P.lam_ir_r_perm, "ir-nr": P.lam_ir_nr}
     specs: dict[str, list[zoo.ModelSpec]] = {"std": std, "adv": adv}
     for r, lam in lam1.items():
@@ -181,13 +230,12 @@ def _mnist(p: _Plan) -> dict[str, Any] | None:
             p.model(specs[r][0], urgent=(r == "ir-r"))
             p.models(specs[r][1:])
     out = None
-    if "ir-r" in specs and p.cached(specs["ir-r"][0]) and all(p.cached(s) for s in grid.values()):
-        ref = p.final_loss(specs["ir-r"][0])
-        losses = {lam: p.final_loss(s) for lam, s in grid.items()}
-        lam_j = nearest(losses, ref)
+    ref = p.final_loss(specs["ir-r"][0]) if "ir-r" in specs and p.cached(specs["ir-r"][0]) else None
+    lam_j, rows = p.calibrate(grid, ref, "λ_J")
+    if lam_j is not None:
         specs["jacobian"] = [_m(MNIST, "jacobian", s, profile, lam=lam_j) for s in seeds]
         p.models(specs["jacobian"])
-        out = {"eps": eps, "lam_j": lam_j, "reference_loss": ref, "calibration": {"lam_j": _rows(losses, ref, "λ_J", lam_j)}}
+        out = {"eps": eps, "lam_j": lam_j, "reference_loss": ref, "calibration": {"lam_j": rows}}
     p.evaluations(specs, eps, grads=True)
     if out is None or set(specs) != set(_cohort.REGIMES):
         return None
@@ -204,7 +252,7 @@ def _substitute(p: _Plan) -> dict[str, Any] | None:
     p.model(std[0], urgent=True)
     p.models(std[1:])
     jgrid = {float(lam): _m(SUB, "jacobian", s0, profile, lam=lam) for lam in P.lam_j_grid}
-    p.models(list(jgrid.values()), urgent=True)
+    p.calibrate(jgrid, None, "λ_J")  # the search's first net needs no reference: train it early
     specs: dict[str, list[zoo.ModelSpec]] = {"std": std}
     out: dict[str, Any] = {}
     try:
@@ -221,20 +269,17 @@ def _substitute(p: _Plan) -> dict[str, Any] | None:
         if not p.targets(SUB, adv[0], "adv", eps, False):
             return None
         irgrid = {float(lam): p.ir(SUB, "ir", lam, s0, eps) for lam in S.lam_ir_grid}
-        if not p.models(list(irgrid.values()), urgent=True) or not p.cached(adv[0]):
+        adv_loss = p.final_loss(adv[0]) if p.cached(adv[0]) else None
+        lam_ir, rows = p.calibrate(irgrid, adv_loss, "λ")
+        if lam_ir is None:
             return None
-        out["adv_loss"] = adv_loss = p.final_loss(adv[0])
-        loss_ir = {lam: p.final_loss(s) for lam, s in irgrid.items()}
-        lam_ir = out["lam_ir"] = nearest(loss_ir, adv_loss)
-        out["calibration"]["lam_ir"] = _rows(loss_ir, adv_loss, "λ", lam_ir)
+        out["adv_loss"], out["lam_ir"], out["calibration"]["lam_ir"] = adv_loss, lam_ir, rows
         ir = specs["ir"] = [p.ir(SUB, "ir", lam_ir, s, eps) for s in seeds]
         p.models(ir)
-        if not p.cached(ir[0]) or not all(p.cached(s) for s in jgrid.values()):
+        lam_j, rows = p.calibrate(jgrid, p.final_loss(ir[0]) if p.cached(ir[0]) else None, "λ_J")
+        if lam_j is None:
             return None
-        ref = out["ir_loss"] = p.final_loss(ir[0])
-        loss_j = {lam: p.final_loss(s) for lam, s in jgrid.items()}
-        lam_j = out["lam_j"] = nearest(loss_j, ref)
-        out["calibration"]["lam_j"] = _rows(loss_j, ref, "λ_J", lam_j)
+        out["ir_loss"], out["lam_j"], out["calibration"]["lam_j"] = p.final_loss(ir[0]), lam_j, rows
         specs["jacobian"] = [_m(SUB, "jacobian", s, profile, lam=lam_j) for s in seeds]
         p.models(specs["jacobian"])
     finally:

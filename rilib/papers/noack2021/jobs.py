@@ -1,7 +1,8 @@
 """Noack et al. (2021): per-model evaluations, each cached under the model's key and its settings.
 
 ``robustness``     clean and L2 PGD accuracy on the first ``n_eval`` test images (Tables 1, 2): PGD with a random
-                   start (per example, seeded), ``attack_steps`` steps of ``attack_step``, Foolbox's L2 PGD;
+                   start (per example, seeded), ``attack_steps`` steps of ``attack_step``, Foolbox's L2 PGD, on the
+                   correctly classified points (a misclassified one is not robust);
 ``masking``        the gradient-masking check: PGD accuracy over the ``mask_eps`` grid on the first ``mask_points``
                    test images (each ε its own attack), and Foolbox's FMN minimal L2 distances on the first
                    ``fmn_points`` (with PGD's accuracy at ε on those same points);
@@ -28,13 +29,27 @@ def eval_points(spec: zoo.ModelSpec, n: int | None) -> tuple[torch.Tensor, torch
     return ds.x_test[:n], ds.y_test[:n]
 
 
+def _clean(model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per point: correctly classified (eval mode, no grad)."""
+    dev = next(model.parameters()).device
+    with torch.no_grad():
+        return torch.cat([model(b.to(dev)).argmax(1).cpu() for b in x.split(500)]) == y
+
+
 def _pgd(model, x, y, eps: float, profile: str, device) -> np.ndarray:
-    """Per point: still correctly classified after the profile's PGD at ``eps`` (False where already wrong)."""
+    """Per point: correctly classified and still so after the profile's PGD at ``eps`` (robust accuracy's
+    per-point indicator). Points already misclassified are not attacked: they count as not robust whatever PGD
+    would do to them, and every other point's result is the same without them (its random start is drawn from
+    its own bytes)."""
     P = profiles.get(profile).noack
-    res = attacks.attack(model, x, y, method="pgd", bounds=(0.0, 1.0), epsilons=float(eps), device=device,
-                         steps=P.attack_steps, abs_stepsize=P.attack_step, random_start=True, seed=0,
-                         batch_size=P.attack_batch)
-    return (~res.success.cpu()).numpy()
+    ok = _clean(model, x, y)
+    out = np.zeros(len(x), dtype=bool)
+    if bool(ok.any()):
+        res = attacks.attack(model, x[ok], y[ok], method="pgd", bounds=(0.0, 1.0), epsilons=float(eps),
+                             device=device, steps=P.attack_steps, abs_stepsize=P.attack_step, random_start=True,
+                             seed=0, batch_size=P.attack_batch)
+        out[ok.numpy()] = (~res.success.cpu()).numpy()
+    return out
 
 
 def _model(spec: zoo.ModelSpec, device):
@@ -55,10 +70,7 @@ def robustness(spec: zoo.ModelSpec, eps: float, profile: str, *, device: str | N
 
     def compute() -> dict[str, np.ndarray]:
         model = _model(spec, device)
-        with torch.no_grad():
-            dev = next(model.parameters()).device
-            clean = torch.cat([model(b.to(dev)).argmax(1).cpu() for b in x.split(500)]) == y
-        return {"clean": clean.numpy(), "adv": _pgd(model, x, y, eps, profile, device)}
+        return {"clean": _clean(model, x, y).numpy(), "adv": _pgd(model, x, y, eps, profile, device)}
 
     return zoo.cached_arrays(name, key, compute)
 
@@ -86,13 +98,18 @@ def masking(spec: zoo.ModelSpec, eps: float, profile: str, *, device: str | None
         at_eps = robustness(spec, eps, profile, device=device)["adv"]
         acc = [float(at_eps[: len(x)].mean()) if float(e) == float(eps) and len(at_eps) >= len(x)
                else float(_pgd(model, x, y, e, profile, device).mean()) for e in P.mask_eps]
-        fmn = attacks.attack(model, xf, yf, method="fmn", bounds=(0.0, 1.0), epsilons=None, device=device,
-                             steps=P.fmn_steps)
-        dist = np.where(fmn.success.cpu().numpy(), fmn.l2.cpu().numpy(), np.inf)
+        # FMN on the correctly classified points; a misclassified one needs no perturbation (distance 0)
+        ok = _clean(model, xf, yf)
+        dist = np.zeros(len(xf))
+        delta = np.zeros(tuple(xf.shape), dtype=np.float32)
+        if bool(ok.any()):
+            fmn = attacks.attack(model, xf[ok], yf[ok], method="fmn", bounds=(0.0, 1.0), epsilons=None,
+                                 device=device, steps=P.fmn_steps)
+            dist[ok.numpy()] = np.where(fmn.success.cpu().numpy(), fmn.l2.cpu().numpy(), np.inf)
+            delta[ok.numpy()] = (fmn.x_adv.cpu() - xf[ok]).numpy()
         pgd_f = at_eps[: len(xf)] if len(at_eps) >= len(xf) else _pgd(model, xf, yf, eps, profile, device)
         return {"eps_grid": np.asarray(P.mask_eps, dtype=float), "pgd_acc": np.asarray(acc),
-                "fmn_dist": dist, "pgd_at_eps_fmn_points": pgd_f,
-                "fmn_delta": (fmn.x_adv.cpu() - xf).numpy().astype(np.float32)}
+                "fmn_dist": dist, "pgd_at_eps_fmn_points": pgd_f, "fmn_delta": delta}
 
     return zoo.cached_arrays(name, key, compute)
 
