@@ -289,7 +289,7 @@ def test_bisection_of_three_trains_the_middle_then_the_side_of_the_reference():
     assert build.bisect_nearest(grid, {0.01: 0.26, 0.03: 0.30, 0.1: 0.50}, 0.45) == (0.1, [], [0.03, 0.1])
     # the table lists every grid value, the untrained one as such
     rows = build._rows({0.03: 0.30, 0.1: 0.50}, 0.45, "λ_J", 0.1, grid=grid)
-    assert [r["trained"] for r in rows] == [False, True, True] and math.isnan(rows[0]["final training loss"])
+    assert [r["trained for the search"] for r in rows] == [False, True, True] and math.isnan(rows[0]["final training loss"])
     assert [r["chosen"] for r in rows] == [False, False, True]
     assert rows[2]["|Δ| to the reference"] == pytest.approx(0.05)
 

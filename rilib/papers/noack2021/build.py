@@ -26,8 +26,8 @@ from . import cohort as _cohort
 from . import jobs as _jobs
 from . import targets as _targets
 
-__all__ = ["final_loss", "nearest", "bisect_nearest", "chapter", "table1_models", "table2_models", "teachers", "seed_values",
-           "masking_table"]
+__all__ = ["final_loss", "nearest", "bisect_nearest", "chapter", "table1_models", "table2_models", "teachers",
+           "seed_values", "masking_table"]
 
 MNIST, SUB = "mnist", "fashion-mnist"
 
@@ -50,8 +50,10 @@ def bisect_nearest(grid, losses: dict[float, float], reference: float | None
     ``losses`` holds the grid values trained so far; ``reference`` is None while the reference net is not trained.
     Returns ``(chosen, [], read)`` once decided, else ``(None, the grid values to train next, read)`` (none: wait
     for the reference); ``read``: the grid values whose losses the search has read so far (others in ``losses``
-    are ignored, so the choice does not depend on what else is cached). With a loss non-decreasing in λ — the minimum of CE + λ·R over the weights is, for R ≥ 0 — a grid
-    value beyond one whose loss already lies on the far side of the reference is farther from it, so the choice is
+    are ignored, so the choice does not depend on what else is cached).
+
+    With a loss non-decreasing in λ (the minimum of CE + λ·R over the weights is, for R ≥ 0), a grid value beyond
+    one whose loss already lies on the far side of the reference is farther from it, so the choice is
     :func:`nearest` over the whole grid while ⌈log₂ n⌉ + 1 of its n values are trained (2 of 3, 3 of 5). Where two
     values are equally near, the full grid's rule takes the smaller and this search the one it kept."""
     keys = sorted(float(g) for g in grid)
@@ -201,11 +203,11 @@ def _m(ds: str, regime: str, seed: int, profile: str, **kw) -> zoo.ModelSpec:
 
 def _rows(losses: dict[float, float], ref: float, name: str, chosen: float, *, grid=None) -> list[dict[str, Any]]:
     """The calibration table: per grid value its final training loss and distance to the reference; a value of
-    ``grid`` the bisection did not need is listed as not trained."""
+    ``grid`` the bisection did not need (not trained for it) has none."""
     keys = sorted(float(g) for g in (losses if grid is None else grid))
     return [{name: k, "final training loss": losses.get(k, np.nan),
              "|Δ| to the reference": abs(losses[k] - ref) if k in losses else np.nan,
-             "trained": k in losses, "chosen": k == chosen} for k in keys]
+             "trained for the search": k in losses, "chosen": k == chosen} for k in keys]
 
 
 def _mnist(p: _Plan) -> dict[str, Any] | None:
