@@ -41,9 +41,9 @@
 # training instead of PGD-40; the Jacobian's Frobenius norm estimated from one random projection per image (Hoffman
 # et al. 2019) instead of the exact ten backward passes; SmoothGrad targets from 10 noisy copies instead of 50; a
 # λ_J grid of three values (two of them trained, above); PGD-20 evaluation (never fewer: gradient-regularised nets
-# can mask gradients) on the first 200 test images instead of PGD-40 on all (200 — 500, then 300 before — for the
-# chapter's time budget: a seed's accuracy then has a binomial sd of at most ±3.5 points, beside the seed spread of
-# ±3–11 points that the interval over seeds carries); 3 seeds instead of 5. PGD attacks only the correctly
+# can mask gradients) on the first 200 test images instead of PGD-40 on all (500, then 300, until 2026-12-06; cut
+# for the chapter's time budget: a seed's accuracy then has a binomial sd of at most ±3.5 points, beside the seed
+# spread of ±3–11 points that the interval over seeds carries); 3 seeds instead of 5. PGD attacks only the correctly
 # classified points: a misclassified one counts as not robust (robust accuracy ≤ clean accuracy).
 
 # %% tags=["parameters"]
